@@ -1,0 +1,175 @@
+"""The site config: one YAML file per site, one typed section per concern."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from fieldagent.alerts.config import AlertsConfig
+from fieldagent.config.base import Section
+from fieldagent.config.loader import load
+from fieldagent.inference.config import ModelConfig
+from fieldagent.quality.config import QualityConfig
+from fieldagent.roi.config import SegmentationConfig, Zone, whole_frame_zone
+from fieldagent.roi.zones import expand_zones
+from fieldagent.signals.config import SignalsConfig
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def _check_id(kind: str, value: str) -> str:
+    if not _ID.match(value):
+        raise ValueError(
+            f"{kind} id {value!r} must be 1-64 letters, digits, '_', '.' or '-' "
+            "(it becomes part of file names and object keys)"
+        )
+    return value
+
+
+class SiteInfo(Section):
+    """Who this site is."""
+
+    id: str = Field("site-1", description="site id, unique in the fleet; part of every object key")
+    name: str = Field("", max_length=200, description="human name shown in alerts and reports")
+    timezone: str = Field("UTC", description="IANA time zone for quiet hours and daily windows")
+
+    @model_validator(mode="after")
+    def _valid_id(self) -> SiteInfo:
+        _check_id("site", self.id)
+        return self
+
+
+class InboxSource(Section):
+    """A folder the camera drops files into (FTP/SFTP upload or a capture script)."""
+
+    kind: Literal["inbox"] = "inbox"
+    path: str = Field(..., min_length=1, description="folder the camera writes into")
+    settle_seconds: float = Field(
+        2.0, ge=0.0, le=600.0, description="a file must be unchanged this long to be taken"
+    )
+
+
+class HttpSource(Section):
+    """A camera polled over HTTP(S) for a snapshot."""
+
+    kind: Literal["http"] = "http"
+    url: str = Field(..., pattern=r"^https?://", description="snapshot URL")
+    interval_seconds: float = Field(300.0, ge=5.0, le=86_400.0, description="poll interval")
+    timeout_seconds: float = Field(10.0, ge=0.5, le=300.0, description="request timeout")
+    secret: str | None = Field(None, description="name of the credentials entry in the secrets file")
+
+
+class FilesSource(Section):
+    """Images handed to the agent on the command line (``fieldagent process``)."""
+
+    kind: Literal["files"] = "files"
+
+
+Source = Annotated[InboxSource | HttpSource | FilesSource, Field(discriminator="kind")]
+
+
+class CameraConfig(Section):
+    """One camera: where its images come from and which zones to measure."""
+
+    id: str = Field(..., description="camera id, unique at the site")
+    source: Source = Field(default_factory=FilesSource, description="where images come from")
+    zones: list[Zone] = Field(
+        default_factory=lambda: [whole_frame_zone()],
+        description="regions of interest, as fractions of the frame",
+    )
+    mm_per_px: float | None = Field(
+        None, gt=0.0, le=1000.0, description="ground size of one full-resolution pixel, if known"
+    )
+    crop: str = Field("", max_length=100, description="crop grown under this camera (for reports)")
+
+    @model_validator(mode="after")
+    def _valid(self) -> CameraConfig:
+        _check_id("camera", self.id)
+        if not self.zones:
+            raise ValueError("a camera needs at least one zone (omit 'zones' for the whole frame)")
+        ids = [z.id for z in expand_zones(self.zones)]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"zone ids are used twice: {', '.join(dupes)}")
+        return self
+
+
+class AnalysisConfig(Section):
+    """How images are decoded and analysed."""
+
+    max_side: int = Field(
+        1024, ge=256, le=4096, description="long side of the analysis image in pixels"
+    )
+    max_pixels: int = Field(
+        120_000_000, ge=1_000_000, le=1_000_000_000,
+        description="refuse images with more pixels (decompression-bomb guard)",
+    )
+    max_file_bytes: int = Field(
+        200_000_000, ge=1_000_000, le=2_000_000_000, description="refuse larger files"
+    )
+    quality: QualityConfig = Field(default_factory=QualityConfig, description="quality checks")
+    segmentation: SegmentationConfig = Field(
+        default_factory=SegmentationConfig, description="plant segmentation"
+    )
+    signals: SignalsConfig = Field(default_factory=SignalsConfig, description="signals, baselines")
+
+
+class UplinkConfig(Section):
+    """Where the outbox uploads to."""
+
+    target: str = Field(
+        "file://./cloud", pattern=r"^(file|s3)://", description="file://FOLDER or s3://BUCKET/PREFIX"
+    )
+    endpoint_url: str | None = Field(None, description="S3 endpoint (for non-AWS S3)")
+    region: str | None = Field(None, description="S3 region")
+
+
+class SiteConfig(Section):
+    """Everything one site needs; every field has a default."""
+
+    version: Literal[1] = Field(1, description="config schema version")
+    site: SiteInfo = Field(default_factory=SiteInfo, description="site identity")
+    cameras: list[CameraConfig] = Field(
+        default_factory=lambda: [CameraConfig(id="cam1")], description="the site's cameras"
+    )
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig, description="analysis")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="on-device stress model")
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="grower alerts")
+    uplink: UplinkConfig = Field(default_factory=UplinkConfig, description="upload target")
+    policy: str = Field(
+        "default", min_length=1, description="offload policy: a name in policies/ or a YAML path"
+    )
+    data_dir: str = Field("./fieldagent-data", description="where the agent keeps its state")
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> SiteConfig:
+        ids = [c.id for c in self.cameras]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"camera ids are used twice: {', '.join(dupes)}")
+        if not self.cameras:
+            raise ValueError("the site needs at least one camera")
+        return self
+
+    def camera(self, camera_id: str | None) -> CameraConfig:
+        """The camera with this id, or the first one when ``camera_id`` is None."""
+        if camera_id is None:
+            return self.cameras[0]
+        for cam in self.cameras:
+            if cam.id == camera_id:
+                return cam
+        known = ", ".join(c.id for c in self.cameras)
+        raise KeyError(f"no camera {camera_id!r} in the config (cameras: {known})")
+
+
+def load_site_config(path: str | os.PathLike[str]) -> SiteConfig:
+    """Read, validate and cross-check a site config file."""
+    return load(SiteConfig, path)
+
+
+def default_site_config() -> SiteConfig:
+    """The embedded default: one camera, the whole frame as one zone."""
+    return SiteConfig()
