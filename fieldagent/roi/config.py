@@ -147,6 +147,11 @@ class SegmentationConfig(Section):
     method: Literal["exgr", "exg_otsu"] = Field(
         "exgr", description="green seeds: ExGR > seed_exgr, or ExG above its Otsu threshold"
     )
+    white_balance_p: float = Field(
+        6.0, ge=0.0, le=20.0,
+        description="shades-of-grey colour-cast correction before segmenting (Minkowski norm p; "
+        "0 = off): warm dusk light or HPS lamps otherwise turn green pots into 'leaves'",
+    )
     seed_exgr: float = Field(
         0.0, ge=-0.5, le=1.0, description="lowest ExGR seed threshold (Meyer & Neto's > 0)"
     )

@@ -22,8 +22,12 @@ STRESS = {
     "chlorosis": {i: ("chlorosis", 0.9) for i in ALL},
     "necrosis": {i: ("necrosis", 0.9) for i in ALL},
     "necrosis_full": {i: ("necrosis", 1.0) for i in ALL},
-    "mixed": {0: ("chlorosis", 1.0), 1: ("necrosis", 1.0), 2: ("wilting", 0.9),
-              5: ("stunted", 0.9)},
+    "mixed": {
+        0: ("chlorosis", 1.0),
+        1: ("necrosis", 1.0),
+        2: ("wilting", 0.9),
+        5: ("stunted", 0.9),
+    },
 }
 
 
@@ -90,8 +94,12 @@ def leaf_disc(shape: tuple[int, int], centre: tuple[int, int], radius: int) -> n
 
 @pytest.mark.parametrize(
     ("name", "colour"),
-    [("yellow", (0.80, 0.74, 0.22)), ("pale", (0.70, 0.72, 0.35)), ("brown", (0.47, 0.31, 0.14)),
-     ("dark_brown", (0.30, 0.18, 0.08))],
+    [
+        ("yellow", (0.80, 0.74, 0.22)),
+        ("pale", (0.70, 0.72, 0.35)),
+        ("brown", (0.47, 0.31, 0.14)),
+        ("dark_brown", (0.30, 0.18, 0.08)),
+    ],
 )
 def test_discoloured_half_of_a_leaf_is_kept_and_soil_is_not(name: str, colour: tuple) -> None:
     shape = (240, 320)
@@ -163,8 +171,10 @@ class TestRealPhotos:
 
     @pytest.mark.parametrize(
         ("name", "box"),
-        [("plantcv_vis_side.jpg", (380, 300, 660, 780)), ("plantcv_fusion_rgb.png",
-                                                          (190, 270, 430, 420))],
+        [
+            ("plantcv_vis_side.jpg", (380, 300, 660, 780)),
+            ("plantcv_fusion_rgb.png", (190, 270, 430, 420)),
+        ],
     )
     def test_side_views_find_only_the_plant(self, name: str, box: tuple) -> None:
         mask = segment_plants(photo(name))
@@ -174,3 +184,17 @@ class TestRealPhotos:
 
     def test_small_tray_photo(self) -> None:
         assert 0.05 < segment_plants(photo("plantcv_multi_tray.jpg")).mean() < 0.15
+
+
+@pytest.mark.parametrize("warmth", [-0.6, 0.6])
+def test_colour_cast_does_not_turn_pots_into_plants(warmth: float) -> None:
+    """Dusk light and sodium lamps tint the whole frame; green plastic must stay background."""
+    from fieldagent.synth import SceneSpec, render
+
+    worst = 1.0
+    for seed in range(10):
+        scene = render(SceneSpec(width=1024, height=768, seed=seed, warmth=warmth))
+        mask = segment_plants(scene.image.astype(np.float32) / 255)
+        truth = scene.plant_mask
+        worst = min(worst, float((mask & truth).sum() / (mask | truth).sum()))
+    assert worst >= 0.9, f"IoU fell to {worst:.3f} under warmth {warmth}"
