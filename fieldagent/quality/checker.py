@@ -39,6 +39,7 @@ _MIN_LUMINANCE = 0.01
 # Plant pixels below this share of the frame are too few to judge their exposure.
 _MIN_PLANT_SHARE = 0.005
 _SAMPLE_STEP = 4
+_SHIFT_KEYS = ("shift_x_px", "shift_y_px", "shift_px", "shift_fraction")
 
 
 @dataclass
@@ -168,6 +169,15 @@ class QualityChecker:
             return [*flags, frozen], None
         flags.extend(self._sharpness_flags(values, base, flags))
         shift = self._measure_shift(gray, mask, values)
+        if (
+            shift is not None
+            and flags
+            and values["registration_error"] > (self.config.shift_trust_max_error)
+        ):
+            # fog or blur spoilt the registration: keep the zones where they were
+            for key in _SHIFT_KEYS:
+                values.pop(key, None)
+            return flags, None
         if shift is not None:
             moved = rules.moved_flag(values, gray.shape, self.config, view_check=not flags)
             flags.extend([moved] if moved else [])

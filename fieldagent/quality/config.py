@@ -108,6 +108,13 @@ class QualityConfig(Section):
         le=0.5,
         description="shift (share of frame width/height) beyond which zones can't follow: blocking",
     )
+    shift_trust_max_error: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="on a frame already flagged (fog, blur, exposure), a registration error above "
+        "this means the measured shift is noise: neither flagged nor applied to the zones",
+    )
     moved_max_mismatch: float = Field(
         0.85,
         ge=0.0,

@@ -127,3 +127,26 @@ def test_series_flags_each_fault_and_nothing_else() -> None:
             assert not report.ok
         else:
             assert report.flags == (), (frame.index, report.to_dict())
+
+
+def test_heavy_fog_is_not_mistaken_for_a_moved_camera() -> None:
+    """Registration on a fogged frame is noise: it must neither flag 'moved' nor shift zones."""
+    from fieldagent.roi.segment import segment_plants
+
+    checker = QualityChecker(QualityConfig())
+    plan = {7: ("fog", 0.7), 8: ("fog", 0.75), 9: ("fog", 0.7)}
+    frames = synth.series(
+        synth.SceneSpec(width=1024, height=768, seed=7),
+        frames=11,
+        start=datetime(2026, 6, 1, 6, tzinfo=UTC),
+        interval=timedelta(minutes=30),
+        fault_plan=plan,
+    )
+    for frame in frames:
+        rgb = frame.image.astype(np.float32) / 255
+        report = checker.check(rgb, background=~segment_plants(rgb))
+        if frame.faults:
+            assert "fog" in report.flag_names and "moved" not in report.flag_names
+            assert max(abs(v) for v in report.shift_xy) < 3.0
+        else:
+            assert report.flag_names == ()
