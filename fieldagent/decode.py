@@ -161,7 +161,8 @@ def _load_scaled(p: Path, im: Image.Image, max_side: int, gray: bool) -> np.ndar
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         reason = "truncated" if "truncated" in str(exc) or isinstance(exc, EOFError) else "corrupt"
         raise ImageRejected(
-            reason, f"{p}: image data is {reason} ({exc}); the file was probably cut off in transfer"
+            reason,
+            f"{p}: image data is {reason} ({exc}); the file was probably cut off in transfer",
         ) from exc
 
 

@@ -34,13 +34,13 @@ class Condition(Section):
 
 
 class AlertRule(Section):
-    """A rule raises an alert when its condition holds long enough, and resolves it when it clears."""
+    """Raises an alert when its condition holds long enough; resolves it when it clears."""
 
     id: str = Field(..., min_length=1, max_length=64, description="unique rule id")
     description: str = Field("", max_length=300, description="shown to the grower with the alert")
     cameras: list[str] = Field(["*"], description="camera ids (glob patterns) the rule applies to")
     zones: list[str] = Field(["*"], description="zone ids (glob patterns) the rule applies to")
-    when: Condition
+    when: Condition = Field(..., description="the condition on a signal or a flag")
     for_images: int = Field(
         1, ge=1, le=10_000, description="consecutive images the condition must hold"
     )

@@ -131,14 +131,25 @@ class AlertEngine:
         since = track.since or at
         why = _why(rule, obs, track)
         what = rule.description or rule.id
-        where = f"camera {self._camera}" + ("" if obs.zone == CAMERA_LEVEL else f", zone {obs.zone}")
+        where = f"camera {self._camera}" + (
+            "" if obs.zone == CAMERA_LEVEL else f", zone {obs.zone}"
+        )
         verb = "RESOLVED" if state == "resolved" else rule.severity.upper()
-        message = f"[{verb}] {self._site}: {where}: {what} ({_why_text(why)})"
+        message = f"[{verb}] {self._site}: {where}: {what} ({_why_text(why, state)})"
         if state == "resolved":
             track.since = None
         return Alert(
-            self._site, self._camera, obs.zone, rule.id, state,  # type: ignore[arg-type]
-            rule.severity, what, why, at, since, message,
+            self._site,
+            self._camera,
+            obs.zone,
+            rule.id,
+            state,  # type: ignore[arg-type]
+            rule.severity,
+            what,
+            why,
+            at,
+            since,
+            message,
         )
 
     def state(self) -> dict[str, Any]:
@@ -213,7 +224,10 @@ def _why(rule: AlertRule, obs: Observation, track: _Track) -> dict[str, float | 
     return why
 
 
-def _why_text(why: Mapping[str, float | str]) -> str:
+def _why_text(why: Mapping[str, float | str], state: str) -> str:
     if "flag" in why:
-        return f"flag {why['flag']}"
+        return f"flag {why['flag']} " + ("cleared" if state == "resolved" else "raised")
+    if state == "resolved":
+        limit = why.get("clear_value", why["threshold"])
+        return f"back to normal: {why['signal']} = {why['value']}, past {limit}"
     return f"{why['signal']} = {why['value']} {why['op']} {why['threshold']}"

@@ -59,7 +59,9 @@ class HttpSource(Section):
     url: str = Field(..., pattern=r"^https?://", description="snapshot URL")
     interval_seconds: float = Field(300.0, ge=5.0, le=86_400.0, description="poll interval")
     timeout_seconds: float = Field(10.0, ge=0.5, le=300.0, description="request timeout")
-    secret: str | None = Field(None, description="name of the credentials entry in the secrets file")
+    secret: str | None = Field(
+        None, description="name of the credentials entry in the secrets file"
+    )
 
 
 class FilesSource(Section):
@@ -71,13 +73,17 @@ class FilesSource(Section):
 Source = Annotated[InboxSource | HttpSource | FilesSource, Field(discriminator="kind")]
 
 
+def _default_zones() -> list[Zone]:
+    return [whole_frame_zone()]
+
+
 class CameraConfig(Section):
     """One camera: where its images come from and which zones to measure."""
 
     id: str = Field(..., description="camera id, unique at the site")
     source: Source = Field(default_factory=FilesSource, description="where images come from")
     zones: list[Zone] = Field(
-        default_factory=lambda: [whole_frame_zone()],
+        default_factory=_default_zones,
         description="regions of interest, as fractions of the frame",
     )
     mm_per_px: float | None = Field(
@@ -104,7 +110,9 @@ class AnalysisConfig(Section):
         1024, ge=256, le=4096, description="long side of the analysis image in pixels"
     )
     max_pixels: int = Field(
-        120_000_000, ge=1_000_000, le=1_000_000_000,
+        120_000_000,
+        ge=1_000_000,
+        le=1_000_000_000,
         description="refuse images with more pixels (decompression-bomb guard)",
     )
     max_file_bytes: int = Field(
@@ -121,7 +129,9 @@ class UplinkConfig(Section):
     """Where the outbox uploads to."""
 
     target: str = Field(
-        "file://./cloud", pattern=r"^(file|s3)://", description="file://FOLDER or s3://BUCKET/PREFIX"
+        "file://./cloud",
+        pattern=r"^(file|s3)://",
+        description="file://FOLDER or s3://BUCKET/PREFIX",
     )
     endpoint_url: str | None = Field(None, description="S3 endpoint (for non-AWS S3)")
     region: str | None = Field(None, description="S3 region")

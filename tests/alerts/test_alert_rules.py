@@ -75,19 +75,29 @@ def test_flag_rule_on_camera_quality() -> None:
     rule = AlertRule.model_validate({"id": "fog", "when": {"flag": "fog"}, "for_images": 2})
     engine = AlertEngine([rule], site="s", camera="cam2")
     seq = [{"fog"}, {"fog"}, {"fog"}, set(), set()]
-    out = [engine.evaluate(T0 + timedelta(minutes=i), [Observation(CAMERA_LEVEL, {}, frozenset(f), False)])
-           for i, f in enumerate(seq)]
+    out = [
+        engine.evaluate(
+            T0 + timedelta(minutes=i), [Observation(CAMERA_LEVEL, {}, frozenset(f), False)]
+        )
+        for i, f in enumerate(seq)
+    ]
     assert [a.state for s in out for a in s] == ["raised", "resolved"]
     assert "camera cam2" in out[1][0].message
 
 
 def test_rule_scoped_to_cameras_and_zones() -> None:
     rule = _rule(cameras=["cam1"], zones=["B*"], for_images=1)
-    assert AlertEngine([rule], site="s", camera="cam2").evaluate(
-        T0, [Observation("B1", {"yellow_fraction": 0.9}, frozenset(), True)]) == []
+    assert (
+        AlertEngine([rule], site="s", camera="cam2").evaluate(
+            T0, [Observation("B1", {"yellow_fraction": 0.9}, frozenset(), True)]
+        )
+        == []
+    )
     eng = AlertEngine([rule], site="s", camera="cam1")
     assert eng.evaluate(T0, [Observation("A1", {"yellow_fraction": 0.9}, frozenset(), True)]) == []
-    assert len(eng.evaluate(T0, [Observation("B1", {"yellow_fraction": 0.9}, frozenset(), True)])) == 1
+    assert (
+        len(eng.evaluate(T0, [Observation("B1", {"yellow_fraction": 0.9}, frozenset(), True)])) == 1
+    )
 
 
 def test_state_survives_a_restart() -> None:
@@ -105,8 +115,10 @@ def test_state_survives_a_restart() -> None:
         ({"id": "x", "when": {"signal": "gcc"}}, "needs a 'value'"),
         ({"id": "x", "when": {"signal": "gcc", "flag": "fog", "value": 1}}, "exactly one"),
         ({"id": "x y", "when": {"flag": "fog"}}, "must be letters"),
-        ({"id": "x", "when": {"signal": "gcc", "op": ">", "value": 0.3}, "clear_value": 0.4},
-         "healthy side"),
+        (
+            {"id": "x", "when": {"signal": "gcc", "op": ">", "value": 0.3}, "clear_value": 0.4},
+            "healthy side",
+        ),
         ({"id": "x", "when": {"flag": "fog"}, "for_images": 0}, "greater than or equal to 1"),
     ],
 )

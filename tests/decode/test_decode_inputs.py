@@ -20,8 +20,9 @@ REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
 def _gradient(w: int = 320, h: int = 240) -> np.ndarray:
     x = np.linspace(0, 255, w, dtype=np.float32)
     y = np.linspace(0, 255, h, dtype=np.float32)[:, None]
-    return np.stack([np.broadcast_to(x, (h, w)), np.broadcast_to(y, (h, w)),
-                     np.full((h, w), 90.0)], axis=2).astype(np.uint8)
+    return np.stack(
+        [np.broadcast_to(x, (h, w)), np.broadcast_to(y, (h, w)), np.full((h, w), 90.0)], axis=2
+    ).astype(np.uint8)
 
 
 def _reason(path: Path) -> str:
@@ -117,7 +118,7 @@ def test_pixel_formats_decode_to_float_rgb(tmp_path: Path, mode: str) -> None:
     img.save(p)
     frame = decode(p)
     assert frame.rgb.dtype == np.float32 and frame.rgb.shape == (240, 320, 3)
-    assert 0.0 <= float(frame.rgb.min()) and float(frame.rgb.max()) <= 1.0
+    assert float(frame.rgb.min()) >= 0.0 and float(frame.rgb.max()) <= 1.0
     assert float(frame.rgb.std()) > 0.05, "the picture survived the conversion"
     assert frame.source_mode == img.mode
 
@@ -167,7 +168,10 @@ def test_exif_capture_time_is_read(tmp_path: Path) -> None:
     p = tmp_path / "t.jpg"
     img.save(p, exif=exif.tobytes())
     frame = decode(p)
-    assert frame.captured_at is not None and frame.captured_at.isoformat() == "2026-06-01T12:30:00+00:00"
+    assert (
+        frame.captured_at is not None
+        and frame.captured_at.isoformat() == "2026-06-01T12:30:00+00:00"
+    )
 
 
 def test_large_jpeg_is_decoded_at_analysis_scale(tmp_path: Path) -> None:
@@ -187,7 +191,9 @@ def test_first_frame_of_an_animation(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not REAL.exists(), reason="shared real photos not present")
-@pytest.mark.parametrize("name", ["leaves_16mp.jpg", "arabidopsis_tray.jpg", "plantcv_fusion_nir.png"])
+@pytest.mark.parametrize(
+    "name", ["leaves_16mp.jpg", "arabidopsis_tray.jpg", "plantcv_fusion_nir.png"]
+)
 def test_real_photos_decode(name: str) -> None:
     frame = decode(REAL / name)
     assert max(frame.size) <= 1024 and frame.rgb.dtype == np.float32

@@ -1,0 +1,172 @@
+"""The ``fieldagent`` command.
+
+Results go to stdout (one JSON object per line), messages for people to stderr.
+Exit codes: 0 done, 1 failed while running, 2 bad usage, config or model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from fieldagent import __version__
+from fieldagent.config.site import SiteConfig, default_site_config, load_site_config
+from fieldagent.errors import ConfigError, FieldAgentError
+
+log = logging.getLogger("fieldagent")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(line, file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s); nothing was done.", file=sys.stderr)
+        return 2
+    except FieldAgentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="fieldagent",
+        description="Greenhouse camera images to quality flags, plant signals and alerts.",
+    )
+    p.add_argument("--version", action="version", version=f"fieldagent {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    proc = sub.add_parser(
+        "process",
+        help="analyse image files, one JSON line per image",
+        description="Analyse images as one camera's sequence, in the order given.",
+    )
+    proc.add_argument("images", nargs="+", metavar="IMAGE", help="image files, oldest first")
+    proc.add_argument("--config", help="site config YAML (default: one camera, whole frame)")
+    proc.add_argument("--camera", help="camera id in the config (default: the first camera)")
+    proc.add_argument("--annotate", metavar="DIR", help="write overlay JPEGs and mask PNGs here")
+    proc.add_argument(
+        "--nir",
+        action="append",
+        default=[],
+        metavar="IMAGE",
+        help="registered NIR image for the IMAGE at the same position (repeat per image)",
+    )
+    proc.set_defaults(func=_cmd_process)
+
+    chk = sub.add_parser(
+        "check-config",
+        help="validate site config files",
+        description="Print every problem as 'file: key.path: value: what is wrong'.",
+    )
+    chk.add_argument("files", nargs="+", metavar="FILE")
+    chk.set_defaults(func=_cmd_check_config)
+
+    sig = sub.add_parser("signals", help="list every signal with its unit and method")
+    sig.add_argument("--format", choices=("table", "json", "markdown"), default="table")
+    sig.set_defaults(func=_cmd_signals)
+
+    demo = sub.add_parser(
+        "demo",
+        help="simulate a greenhouse and run the agent over it (offline)",
+        description="Generate a simulated greenhouse day, analyse it, and summarise.",
+    )
+    from fieldagent.demo import add_arguments
+
+    add_arguments(demo)
+    demo.set_defaults(func=_cmd_demo)
+    return p
+
+
+def _site_config(path: str | None) -> SiteConfig:
+    return load_site_config(path) if path else default_site_config()
+
+
+def _cmd_process(args: argparse.Namespace) -> int:
+    from fieldagent.annotate import write_annotations
+    from fieldagent.inference.session import StressModel
+    from fieldagent.pipeline import CameraPipeline
+
+    site = _site_config(args.config)
+    try:
+        camera = site.camera(args.camera)
+    except KeyError as exc:
+        raise ConfigError(
+            [f"{args.config or '(default config)'}: cameras: {exc.args[0]}"]
+        ) from None
+    if args.nir and len(args.nir) != len(args.images):
+        print(
+            f"--nir was given {len(args.nir)} times for {len(args.images)} images; "
+            "give one NIR image per RGB image, in the same order",
+            file=sys.stderr,
+        )
+        return 2
+    pipeline = CameraPipeline(site, camera, StressModel.load(site.model))
+    nirs: list[str | None] = list(args.nir) or [None] * len(args.images)
+    for image, nir in zip(args.images, nirs, strict=True):
+        result = pipeline.process(image, nir_path=nir)
+        if args.annotate:
+            write_annotations(result, args.annotate)
+        sys.stdout.write(json.dumps(result.to_dict(), separators=(",", ":")) + "\n")
+        sys.stdout.flush()
+        if result.status != "ok":
+            log.warning("rejected %s: %s", image, result.message)
+    return 0
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    problems: list[str] = []
+    for f in args.files:
+        try:
+            cfg = load_site_config(f)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        print(f"{f}: ok ({len(cfg.cameras)} camera(s), site {cfg.site.id})", file=sys.stderr)
+    for line in problems:
+        print(line)
+    return 1 if problems else 0
+
+
+def _cmd_signals(args: argparse.Namespace) -> int:
+    from fieldagent.signals.table import SIGNALS
+
+    if args.format == "json":
+        print(json.dumps([s.__dict__ for s in SIGNALS], indent=2))
+    elif args.format == "markdown":
+        print("| signal | unit | method |\n|---|---|---|")
+        for s in SIGNALS:
+            print(f"| `{s.name}` | {s.unit} | {s.method} |")
+    else:
+        width = max(len(s.name) for s in SIGNALS)
+        for s in SIGNALS:
+            print(f"{s.name:<{width}}  {s.unit:<10}  {s.method}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from fieldagent.demo import run_demo
+
+    return run_demo(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

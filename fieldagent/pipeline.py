@@ -1,0 +1,251 @@
+"""From one camera image to quality flags, regions, signals, model output and alerts.
+
+``CameraPipeline.process`` reads top to bottom in the order the data flows:
+decode -> segment -> quality -> regions -> signals -> model -> alerts.
+Everything a camera must remember between images (quality baseline, zone
+histories, alert streaks) lives in its ``CameraPipeline``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fieldagent.alerts import CAMERA_LEVEL, Alert, AlertEngine, Observation
+from fieldagent.config.site import CameraConfig, SiteConfig
+from fieldagent.decode import Frame, decode
+from fieldagent.errors import ImageRejected
+from fieldagent.inference.session import ModelOutput, StressModel
+from fieldagent.quality.checker import QualityChecker
+from fieldagent.quality.report import QualityReport
+from fieldagent.roi.extract import Roi, crop, extract_rois
+from fieldagent.roi.segment import segment_plants
+from fieldagent.signals.baseline import ZoneHistory
+from fieldagent.signals.compute import compute_signals
+
+
+@dataclass(frozen=True)
+class RoiResult:
+    """One region of one image: where it is, what was measured, what the model said."""
+
+    id: str
+    bbox: tuple[int, int, int, int]
+    trusted: bool
+    flags: tuple[str, ...]
+    signals: dict[str, float]
+    model: ModelOutput | None
+
+    def to_dict(self, frame_size: tuple[int, int]) -> dict[str, Any]:
+        w, h = frame_size
+        x0, y0, x1, y1 = self.bbox
+        return {
+            "id": self.id,
+            "bbox": [round(x0 / w, 4), round(y0 / h, 4), round(x1 / w, 4), round(y1 / h, 4)],
+            "trusted": self.trusted,
+            "flags": list(self.flags),
+            "signals": {k: _compact(v) for k, v in self.signals.items()},
+            "model": self.model.to_dict() if self.model else None,
+        }
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """Everything the agent learned from one image (or why it could not)."""
+
+    image: str
+    camera: str
+    status: str
+    reason: str | None = None
+    message: str | None = None
+    captured_at: datetime | None = None
+    frame: Frame | None = None
+    quality: QualityReport | None = None
+    plant_mask: np.ndarray | None = None
+    rois: tuple[Roi, ...] = ()
+    results: tuple[RoiResult, ...] = ()
+    alerts: tuple[Alert, ...] = ()
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON line ``fieldagent process`` prints."""
+        d: dict[str, Any] = {"image": self.image, "camera": self.camera, "status": self.status}
+        if self.status != "ok":
+            d.update(reason=self.reason, message=self.message, timings_ms=self.timings_ms)
+            return d
+        assert self.frame is not None and self.quality is not None
+        d["captured_at"] = self.captured_at.isoformat() if self.captured_at else None
+        d["size"] = {"full": list(self.frame.full_size), "analysis": list(self.frame.size)}
+        d["quality"] = self.quality.to_dict()
+        d["rois"] = [r.to_dict(self.frame.size) for r in self.results]
+        d["alerts"] = [a.to_dict() for a in self.alerts]
+        d["timings_ms"] = self.timings_ms
+        return d
+
+
+class CameraPipeline:
+    """Analyses one camera's images in order, remembering its baselines."""
+
+    def __init__(self, site: SiteConfig, camera: CameraConfig, model: StressModel | None) -> None:
+        self.site, self.camera, self.model = site, camera, model
+        self.quality = QualityChecker(site.analysis.quality)
+        self.histories: dict[str, ZoneHistory] = {}
+        self.alerts = AlertEngine(site.alerts.rules, site=site.site.id, camera=camera.id)
+
+    def process(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        nir_path: str | os.PathLike[str] | None = None,
+        captured_at: datetime | None = None,
+    ) -> ImageResult:
+        """Analyse one image file. Bad input gives ``status='rejected'``, never an exception."""
+        timings: dict[str, float] = {}
+        try:
+            with _timed(timings, "decode"):
+                frame = self._decode(path)
+                nir = self._decode_nir(nir_path, frame) if nir_path else None
+        except ImageRejected as exc:
+            return ImageResult(
+                str(path), self.camera.id, "rejected", exc.reason, str(exc), timings_ms=timings
+            )
+        when = captured_at or frame.captured_at or _file_time(path)
+        return self.analyze(frame, image=str(path), captured_at=when, nir=nir, timings=timings)
+
+    def analyze(
+        self,
+        frame: Frame,
+        *,
+        image: str,
+        captured_at: datetime,
+        nir: np.ndarray | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> ImageResult:
+        """The analysis proper, on an already decoded frame."""
+        t = timings if timings is not None else {}
+        cfg = self.site.analysis
+        start = time.perf_counter()
+        with _timed(t, "segment"):
+            plant = segment_plants(frame.rgb, config=cfg.segmentation)
+        with _timed(t, "quality"):
+            quality = self.quality.check(frame.rgb, background=~plant)
+        with _timed(t, "rois"):
+            rois = extract_rois(
+                frame.rgb,
+                self.camera.zones,
+                shift_xy=quality.shift_xy,
+                config=cfg.segmentation,
+                plant_mask=plant,
+            )
+        with _timed(t, "signals"):
+            measured = [self._measure(frame, roi, nir, captured_at, quality.ok) for roi in rois]
+        with _timed(t, "model"):
+            outputs = self._infer(frame, rois)
+        results = tuple(
+            RoiResult(roi.id, roi.bbox, quality.ok, flags, signals, out)
+            for roi, (signals, flags), out in zip(rois, measured, outputs, strict=True)
+        )
+        with _timed(t, "alerts"):
+            alerts = self.alerts.evaluate(captured_at, _observations(quality, results))
+        t["analysis"] = round((time.perf_counter() - start) * 1000, 2)
+        t["total"] = round(sum(v for k, v in t.items() if k in ("decode", "analysis")), 2)
+        return ImageResult(
+            image,
+            self.camera.id,
+            "ok",
+            captured_at=captured_at,
+            frame=frame,
+            quality=quality,
+            plant_mask=plant,
+            rois=tuple(rois),
+            results=results,
+            alerts=tuple(alerts),
+            timings_ms=t,
+        )
+
+    def _decode(self, path: str | os.PathLike[str]) -> Frame:
+        cfg = self.site.analysis
+        return decode(
+            path,
+            max_side=cfg.max_side,
+            max_pixels=cfg.max_pixels,
+            max_file_bytes=cfg.max_file_bytes,
+        )
+
+    def _decode_nir(self, path: str | os.PathLike[str], frame: Frame) -> np.ndarray:
+        cfg = self.site.analysis
+        nir = decode(path, max_side=cfg.max_side, max_pixels=cfg.max_pixels, gray=True)
+        if nir.size != frame.size:
+            raise ImageRejected(
+                "nir_mismatch",
+                f"{path}: NIR image is {nir.full_size[0]}x{nir.full_size[1]} but the RGB image is "
+                f"{frame.full_size[0]}x{frame.full_size[1]}; a registered NIR image must match",
+            )
+        return nir.rgb[:, :, 0]
+
+    def _measure(
+        self, frame: Frame, roi: Roi, nir: np.ndarray | None, at: datetime, trusted: bool
+    ) -> tuple[dict[str, float], tuple[str, ...]]:
+        x0, y0, x1, y1 = roi.bbox
+        signals = compute_signals(
+            crop(frame.rgb, roi),
+            roi.plant_mask,
+            zone_mask=roi.zone_mask,
+            nir_crop=None if nir is None else nir[y0:y1, x0:x1],
+            px_scale=frame.px_scale,
+            mm_per_px=self.camera.mm_per_px,
+            bins=self.site.analysis.signals.hue_bins,
+        )
+        history = self.histories.get(roi.id)
+        if history is None:
+            history = self.histories[roi.id] = ZoneHistory(self.site.analysis.signals)
+        update = history.update(at, signals, trusted=trusted)
+        return {**signals, **update.derived}, tuple(roi.flags) + tuple(update.flags)
+
+    def _infer(self, frame: Frame, rois: list[Roi]) -> list[ModelOutput | None]:
+        wanted = [i for i, r in enumerate(rois) if "empty" not in r.flags]
+        if self.model is None or not wanted:
+            return [None] * len(rois)
+        preds = self.model.predict([crop(frame.rgb, rois[i]) for i in wanted])
+        out: list[ModelOutput | None] = [None] * len(rois)
+        for i, p in zip(wanted, preds, strict=True):
+            out[i] = p
+        return out
+
+
+def _observations(quality: QualityReport, results: tuple[RoiResult, ...]) -> Iterator[Observation]:
+    """What the alert rules see: the camera's quality flags, then each zone's signals."""
+    yield Observation(CAMERA_LEVEL, {}, frozenset(f.name for f in quality.flags), quality.ok)
+    for r in results:
+        signals: Mapping[str, float] = dict(r.signals)
+        if r.model is not None:
+            signals = {**signals, **{f"p_{k}": v for k, v in r.model.probabilities.items()}}
+        yield Observation(r.id, signals, frozenset(r.flags), r.trusted)
+
+
+@contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[name] = round((time.perf_counter() - start) * 1000, 2)
+
+
+def _file_time(path: str | os.PathLike[str]) -> datetime:
+    return datetime.fromtimestamp(Path(path).stat().st_mtime, tz=UTC)
+
+
+def _compact(value: float) -> float | None:
+    """4 significant digits: the signal's precision, not float noise; NaN becomes null."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(f"{value:.4g}")
