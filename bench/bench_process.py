@@ -60,15 +60,20 @@ def measure(path: Path, pipeline_for: object, repeat: int) -> tuple[float, float
 
 def child_rss(path: Path) -> tuple[float, float]:
     """Peak RSS (MB) of a fresh process: imports + model only, and after one image."""
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec,
+    # so a child of this (large) benchmark process would report the parent's peak.
     code = (
-        "import resource,sys\n"
+        "import sys\n"
+        "def hwm():\n"
+        "    for line in open('/proc/self/status'):\n"
+        "        if line.startswith('VmHWM:'): return int(line.split()[1]) / 1024\n"
         "from fieldagent.config.site import SiteConfig\n"
         "from fieldagent.inference.session import StressModel\n"
         "from fieldagent.pipeline import CameraPipeline\n"
         "s=SiteConfig(); p=CameraPipeline(s,s.cameras[0],StressModel.load(s.model))\n"
-        "base=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "base=hwm()\n"
         "r=p.process(sys.argv[1]); assert r.status=='ok', r.message\n"
-        "print(base/1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/1024)\n"
+        "print(base, hwm())\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(path)], check=True, capture_output=True, text=True
