@@ -80,6 +80,16 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("files", nargs="+", metavar="FILE")
     chk.set_defaults(func=_cmd_check_config)
 
+    pol = sub.add_parser("policy", help="offload policies")
+    pol_sub = pol.add_subparsers(metavar="ACTION")
+    pol_check = pol_sub.add_parser(
+        "check",
+        help="validate policy files",
+        description="Print every problem as 'file: key.path: value: what is wrong'.",
+    )
+    pol_check.add_argument("files", nargs="+", metavar="FILE", help="policy YAML or built-in name")
+    pol_check.set_defaults(func=_cmd_policy_check)
+
     sig = sub.add_parser("signals", help="list every signal with its unit and method")
     sig.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     sig.set_defaults(func=_cmd_signals)
@@ -144,6 +154,12 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     for line in problems:
         print(line)
     return 1 if problems else 0
+
+
+def _cmd_policy_check(args: argparse.Namespace) -> int:
+    from fieldagent.policy import policy_check_main
+
+    return policy_check_main(list(args.files))
 
 
 def _cmd_signals(args: argparse.Namespace) -> int:

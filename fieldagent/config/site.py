@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
@@ -11,6 +12,7 @@ from pydantic import Field, model_validator
 from fieldagent.alerts.config import AlertsConfig
 from fieldagent.config.base import Section
 from fieldagent.config.loader import load
+from fieldagent.errors import ConfigError
 from fieldagent.inference.config import ModelConfig
 from fieldagent.quality.config import QualityConfig
 from fieldagent.roi.config import SegmentationConfig, Zone, whole_frame_zone
@@ -176,8 +178,20 @@ class SiteConfig(Section):
 
 
 def load_site_config(path: str | os.PathLike[str]) -> SiteConfig:
-    """Read, validate and cross-check a site config file."""
-    return load(SiteConfig, path)
+    """Read, validate and cross-check a site config file and the policy it names.
+
+    A bad policy is refused here too, so the agent never starts on one.
+    """
+    from fieldagent.policy import load_policy  # the policy package imports config.base
+
+    cfg = load(SiteConfig, path)
+    try:
+        load_policy(cfg.policy, relative_to=Path(path).resolve().parent)
+    except ConfigError as exc:
+        raise ConfigError(
+            [f"{path}: policy: {cfg.policy!r}: the policy has problems:", *exc.problems]
+        ) from None
+    return cfg
 
 
 def default_site_config() -> SiteConfig:

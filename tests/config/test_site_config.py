@@ -158,3 +158,29 @@ def test_check_config_command(tmp_path: Path) -> None:
         text=True,
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def test_a_bad_policy_is_refused_with_the_config(tmp_path: Path) -> None:
+    policy = tmp_path / "tight.yaml"
+    policy.write_text("version: 1\nclasses:\n  image: {max_bytes: 12 parsecs}\n")
+    problems = _problems(tmp_path, f"policy: {policy.name}\n")
+    assert problems[0].endswith("the policy has problems:") and "policy" in problems[0]
+    assert problems[1].startswith(f"{policy}: classes.image.max_bytes: '12 parsecs':")
+
+
+def test_an_unknown_policy_name_is_refused(tmp_path: Path) -> None:
+    problems = _problems(tmp_path, "policy: no-such-policy\n")
+    assert any("no-such-policy" in p for p in problems)
+
+
+def test_policy_check_command(tmp_path: Path) -> None:
+    bad = tmp_path / "p.yaml"
+    bad.write_text("version: 1\nlink: {rate: fast}\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "fieldagent.cli", "policy", "check", "default", str(bad)],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 1
+    assert run.stdout.startswith(f"{bad}: link.rate: 'fast':")
+    assert "default: ok" in run.stderr
