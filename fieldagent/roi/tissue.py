@@ -52,25 +52,39 @@ _MIN_COUNT = 2.0
 
 @dataclass(frozen=True)
 class Channels:
-    """Per-pixel planes that seeds and tissue both need, computed once per image."""
+    """Per-pixel planes that seeds and tissue both need, computed once per image.
+
+    Only the cheap planes are full-frame; hue tests run later on the few pixels
+    that survive the cheap gates (:meth:`at`), because every full-frame float
+    temporary costs about as much as the arithmetic on it.
+    """
 
     red: np.ndarray
     green: np.ndarray
     blue: np.ndarray
     value: np.ndarray      # max(R, G, B)
     delta: np.ndarray      # max - min (chroma); saturation = delta / value
-    leaf_hue: np.ndarray   # hue not too blue for a leaf (see leaf_hue())
 
     @classmethod
-    def of(cls, rgb: np.ndarray, cfg: SegmentationConfig) -> Channels:
-        red, green, blue = planes(rgb)
-        value = np.maximum(np.maximum(red, green), blue)
-        delta = value - np.minimum(np.minimum(red, green), blue)
-        return cls(red, green, blue, value, delta, leaf_hue(red, green, blue, value, delta, cfg))
+    def of(cls, rgb: np.ndarray) -> Channels:
+        return cls.of_planes(*planes(rgb))
+
+    @classmethod
+    def of_planes(cls, red: np.ndarray, green: np.ndarray, blue: np.ndarray) -> Channels:
+        value = np.maximum(red, green)
+        np.maximum(value, blue, out=value)
+        delta = np.minimum(red, green)
+        np.minimum(delta, blue, out=delta)
+        np.subtract(value, delta, out=delta)
+        return cls(red, green, blue, value, delta)
 
     @property
     def rgb(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self.red, self.green, self.blue
+
+    def at(self, flat: np.ndarray) -> Channels:
+        """The same planes at the flat pixel indices ``flat`` (1-D arrays)."""
+        return Channels(*(np.take(p.ravel(), flat) for p in (*self.rgb, self.value, self.delta)))
 
 
 def tissue_mask(
@@ -78,46 +92,71 @@ def tissue_mask(
 ) -> np.ndarray:
     """Plant-coloured pixels: vivid green ones outright; warm (yellow, brown) and pale ones
     when their colour is the leaves' and not the soil's.  Only pixels within reach of
-    the seed core (``_AROUND * near_px``) are considered: tissue belongs to a plant."""
+    the seed core (``_AROUND * near_px``) are considered: tissue belongs to a plant.
+
+    Everything after the first cheap gates runs on the gated pixels' flat indices,
+    not on full-frame planes: full-frame temporaries cost as much as their arithmetic."""
+    tissue = np.zeros(ch.value.shape, dtype=bool)
     if not core.any():
-        return np.zeros(ch.value.shape, dtype=bool)
-    near, ring = _reach(core, cfg.near_px)
+        return tissue
+    near_grid, ring_grid = _reach(core, cfg.near_px)
     leaf_value = float(np.median(ch.value[core][::_STRIDE]))
-    candidate, vivid = _candidates(ch, near, near | ring, region, leaf_value, cfg)
-    tissue = candidate & vivid & hue_at_least(*ch.rgb, ch.delta, cfg.contrast_hue_max_deg)
-    flat = np.flatnonzero(candidate & ~tissue)  # warm or pale: they take the colour test
-    if flat.size:
-        chroma = _chroma_bin(*(p.ravel()[flat] for p in ch.rgb))
-        smooth = _roughness(ch.rgb).ravel()[flat] < cfg.smooth_max_cv
-        near_px, ring_px = near.ravel()[flat], ring.ravel()[flat]
-        leafy = _leaf_coloured(chroma, near_px & smooth, ring_px & ~smooth, cfg.contrast_ratio)
+    flat, px, near, vivid, keep = _candidates(ch, near_grid, ring_grid, region, leaf_value, cfg)
+    green = keep & vivid & hue_at_least(*px.rgb, px.delta, cfg.contrast_hue_max_deg)
+    tissue.ravel()[flat[green]] = True
+    keep &= ~green
+    test = np.flatnonzero(keep)  # warm or pale: they take the colour test
+    if test.size:
+        chroma = _chroma_bin(*(np.take(c, test) for c in px.rgb))
+        smooth = _roughness_at(_padded_lum(ch.rgb), flat[test]) < cfg.smooth_max_cv
+        near_t = near[test]
+        leafy = _leaf_coloured(chroma, near_t & smooth, ~near_t & ~smooth, cfg.contrast_ratio)
         # pale pixels are more often grey soil than glare on a leaf: they must be smooth too
-        tissue.ravel()[flat[leafy & (vivid.ravel()[flat] | smooth)]] = True
+        tissue.ravel()[flat[test][leafy & (vivid[test] | smooth)]] = True
     return opening(tissue, cfg.opening_radius)
 
 
 def _candidates(
-    ch: Channels, near: np.ndarray, reach: np.ndarray, region: np.ndarray | None,
+    ch: Channels, near_grid: np.ndarray, ring_grid: np.ndarray, region: np.ndarray | None,
     leaf_value: float, cfg: SegmentationConfig,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate pixels (bright, coloured, leaf hue, within reach) and which are vivid.
+) -> tuple[np.ndarray, Channels, np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels that pass the cheap full-frame gates (bright, coloured, within reach) as
+    flat indices with their channels, whether each is near the seeds (else it lies in
+    the soil ring) and vivid, and which of them are candidates (leaf hue too).
 
     Pale pixels (saturation under ``tissue_min_saturation``) are candidates too
     when *near* green and nearly as bright as the leaves (``pale_min_brightness``
     x the median seed brightness ``leaf_value``): glare and pale spots lie on the
     leaf, but so may light grey soil, so they take the test.
-    Hue limits are tested on the channels directly (no hue image is built).
+    Hue limits are tested on the channels directly (no hue image is built), and
+    only on the gated pixels, not on full-frame planes.
     """
     value, delta = ch.value, ch.delta
-    gate = (value >= cfg.tissue_min_value) & (delta >= cfg.pale_min_saturation * value)
-    vivid = delta >= np.float32(cfg.tissue_min_saturation) * value
-    # glare and pale spots are about as bright as the leaf; grey soil and algae are darker
-    gate &= vivid | ((value >= np.float32(cfg.pale_min_brightness) * leaf_value) & near)
-    gate &= reach & ch.leaf_hue
+    # one upsampled map: 2 near the seeds, 1 in the ring, 0 out of reach
+    reach = _upsample(near_grid.view(np.uint8) * np.uint8(2) + ring_grid.view(np.uint8),
+                      value.shape)
+    gate = reach > 0
+    gate &= value >= np.float32(cfg.tissue_min_value)
+    gate &= delta >= np.float32(cfg.pale_min_saturation) * value
     if region is not None:
         gate &= region
-    gate &= hue_at_least(*ch.rgb, delta, cfg.tissue_hue_min_deg)
-    return gate, vivid
+    flat = np.flatnonzero(gate)
+    px = ch.at(flat)
+    near = np.take(reach.ravel(), flat) == 2
+    vivid = px.delta >= np.float32(cfg.tissue_min_saturation) * px.value
+    # glare and pale spots are about as bright as the leaf; grey soil and algae are darker
+    keep = vivid | ((px.value >= np.float32(cfg.pale_min_brightness) * leaf_value) & near)
+    keep &= leaf_hue(*px.rgb, px.value, px.delta, cfg)
+    keep &= hue_at_least(*px.rgb, px.delta, cfg.tissue_hue_min_deg)
+    return flat, px, near, vivid, keep
+
+
+def _upsample(grid: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A ``_BLOCK``-coarser grid blown back up to ``shape`` (one copy, by broadcasting)."""
+    rows, cols = grid.shape
+    cells = np.broadcast_to(grid[:, None, :, None], (rows, _BLOCK, cols, _BLOCK))
+    full = cells.reshape(rows * _BLOCK, cols * _BLOCK)
+    return np.ascontiguousarray(full[: shape[0], : shape[1]])
 
 
 def hue_at_least(
@@ -161,49 +200,63 @@ def _chroma_bin(red: np.ndarray, green: np.ndarray, blue: np.ndarray) -> np.ndar
     return rq * _BINS + gq
 
 
-def _roughness(rgb_planes: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
-    """Local coefficient of variation of brightness over 3x3: soil grain high, blades low."""
-    lum = rgb_planes[0] + rgb_planes[1] + rgb_planes[2]
-    mean = _box3(lum)
-    lum *= lum
-    var = _box3(lum)
-    var -= mean * mean
-    np.maximum(var, np.float32(0.0), out=var)
-    np.sqrt(var, out=var)
-    var /= np.maximum(mean, np.float32(1e-3))
-    return var
+def _padded_lum(rgb_planes: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """R + G + B with a one-pixel black border, for :func:`_roughness_at`."""
+    height, width = rgb_planes[0].shape
+    lum = np.zeros((height + 2, width + 2), dtype=np.float32)
+    inner = lum[1:-1, 1:-1]
+    np.add(rgb_planes[0], rgb_planes[1], out=inner)
+    inner += rgb_planes[2]
+    return lum
 
 
-def _box3(image: np.ndarray) -> np.ndarray:
-    """3x3 mean by shifted sums (edge pixels average what they have); several times
-    cheaper than ``ndimage.uniform_filter`` on a full frame."""
-    rows = image.copy()
-    rows[:, 1:] += image[:, :-1]
-    rows[:, :-1] += image[:, 1:]
-    out = rows.copy()
-    out[1:] += rows[:-1]
-    out[:-1] += rows[1:]
-    out *= np.float32(1.0 / 9.0)
-    return out
+def _roughness_at(lum: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """Local coefficient of variation of brightness over 3x3 at the flat pixel indices
+    ``flat`` of the unpadded frame: soil grain high, blades low.
+
+    Only the pixels that take the colour test need it (a minority of the frame
+    even near plants), so their nine neighbours are gathered from the padded
+    brightness ``lum`` (:func:`_padded_lum`) instead of box-filtering the whole
+    frame.  Outside the image counts as black and the sums are divided by 9, in
+    the order a shifted-sum box filter adds them: the same values, bit for bit.
+    """
+    stride = lum.shape[1]
+    rows, cols = np.divmod(flat, stride - 2)
+    centre = (rows + 1) * stride + cols + 1
+    flat_lum = lum.ravel()
+    mean = np.zeros(flat.shape, dtype=np.float32)
+    square = np.zeros(flat.shape, dtype=np.float32)
+    for dy in (0, -1, 1):  # centre row, then the rows above and below
+        at = centre + dy * stride
+        row = np.take(flat_lum, at)
+        row_sq = row * row
+        for dx in (-1, 1):
+            v = np.take(flat_lum, at + dx)
+            row += v
+            row_sq += v * v
+        mean += row
+        square += row_sq
+    mean *= np.float32(1.0 / 9.0)
+    square *= np.float32(1.0 / 9.0)
+    square -= mean * mean
+    np.maximum(square, np.float32(0.0), out=square)
+    np.sqrt(square, out=square)
+    square /= np.maximum(mean, np.float32(1e-3))
+    return square
 
 
 def _reach(core: np.ndarray, near_px: int) -> tuple[np.ndarray, np.ndarray]:
-    """Masks of *near* the seed core (within ~``near_px``) and of the *ring* around that,
-    out to ``_AROUND`` times as far.
+    """Masks, on a ``_BLOCK`` times coarser grid, of *near* the seed core (within
+    ~``near_px``) and of the *ring* around that, out to ``_AROUND`` times as far.
 
     The ring is the plant's own surroundings (its pot, its bed): a far-away bench
-    or floor says nothing about the soil the plant stands in.  Dilated on a 4x
-    coarser grid (cheap, no full-size distance map), then blown back up.
+    or floor says nothing about the soil the plant stands in.  Dilated on the
+    coarse grid (cheap, no full-size distance map); looked up per pixel later.
     """
     steps = max(1, round(near_px / _BLOCK))
     near_grid = dilate(block_any(core, _BLOCK), steps)
     ring_grid = dilate(near_grid, steps * (_AROUND - 1)) & ~near_grid
-    return _upsample(near_grid, core.shape), _upsample(ring_grid, core.shape)
-
-
-def _upsample(grid: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    full = np.repeat(np.repeat(grid, _BLOCK, axis=0), _BLOCK, axis=1)
-    return np.ascontiguousarray(full[: shape[0], : shape[1]])
+    return near_grid, ring_grid
 
 
 def _leaf_coloured(

@@ -52,9 +52,10 @@ def _size(
     plant: np.ndarray, zone: np.ndarray | None, px_scale: float, mm_per_px: float | None
 ) -> dict[str, float]:
     """Plant area in full-resolution pixels (and mm² when the scale is known), cover."""
-    count = float(plant.sum())
+    # count_nonzero, not sum: summing a bool array first widens it to integers
+    count = float(np.count_nonzero(plant))
     area_px = count * px_scale * px_scale
-    zone_px = float(zone.sum()) if zone is not None else float(plant.size)
+    zone_px = float(np.count_nonzero(zone)) if zone is not None else float(plant.size)
     return {
         "plant_area_px": area_px,
         "plant_area_mm2": area_px * mm_per_px * mm_per_px if mm_per_px else NAN,
