@@ -90,6 +90,16 @@ def _parser() -> argparse.ArgumentParser:
     pol_check.add_argument("files", nargs="+", metavar="FILE", help="policy YAML or built-in name")
     pol_check.set_defaults(func=_cmd_policy_check)
 
+    box = sub.add_parser("outbox", help="inspect the outbox")
+    box_sub = box.add_subparsers(metavar="ACTION")
+    box_stats = box_sub.add_parser(
+        "stats",
+        help="items, bytes, ages, drops and drain estimate as JSON",
+        description="Read the outbox read-only (safe while the agent runs) and print JSON.",
+    )
+    box_stats.add_argument("--config", required=True, help="site config YAML")
+    box_stats.set_defaults(func=_cmd_outbox_stats)
+
     sig = sub.add_parser("signals", help="list every signal with its unit and method")
     sig.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     sig.set_defaults(func=_cmd_signals)
@@ -160,6 +170,12 @@ def _cmd_policy_check(args: argparse.Namespace) -> int:
     from fieldagent.policy import policy_check_main
 
     return policy_check_main(list(args.files))
+
+
+def _cmd_outbox_stats(args: argparse.Namespace) -> int:
+    from fieldagent.outbox_cli import outbox_stats_main
+
+    return outbox_stats_main(args.config)
 
 
 def _cmd_signals(args: argparse.Namespace) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -18,17 +17,12 @@ from fieldagent.quality.config import QualityConfig
 from fieldagent.roi.config import SegmentationConfig, Zone, whole_frame_zone
 from fieldagent.roi.zones import expand_zones
 from fieldagent.signals.config import SignalsConfig
-
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+from fieldagent.uplink.keys import check_name
 
 
 def _check_id(kind: str, value: str) -> str:
-    if not _ID.match(value):
-        raise ValueError(
-            f"{kind} id {value!r} must be 1-64 letters, digits, '_', '.' or '-' "
-            "(it becomes part of file names and object keys)"
-        )
-    return value
+    """Ids become part of object keys; refuse at start what the uplink would refuse later."""
+    return check_name(f"{kind} id", value)
 
 
 class SiteInfo(Section):

@@ -184,3 +184,9 @@ def test_policy_check_command(tmp_path: Path) -> None:
     assert run.returncode == 1
     assert run.stdout.startswith(f"{bad}: link.rate: 'fast':")
     assert "default: ok" in run.stderr
+
+
+def test_ids_must_be_usable_in_object_keys(tmp_path: Path) -> None:
+    """Upper case or dots would be accepted here and refused at every upload."""
+    (line,) = _problems(tmp_path, "site: {id: Greenhouse.12}\n")
+    assert line.startswith(f"{tmp_path / 'site.yaml'}: site:") and "lower-case" in line
