@@ -105,7 +105,7 @@ class PoorLink:
         self.max_lifetime = max_lifetime
         self.chunk = chunk
         self.up_bucket, self.down_bucket = TokenBucket(rate), TokenBucket(rate)
-        self.bytes_up = self.bytes_down = self.accepted = self.cuts = 0
+        self.bytes_up = self.bytes_down = self.accepted = self.cuts = self.cut_events = 0
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._conns: list[_Conn] = []
@@ -249,6 +249,9 @@ class PoorLink:
             self._cut_budget -= n
             if self._cut_budget > 0:
                 return
+            # counted here: by the time cut_all runs, a finishing pump may have
+            # removed the connection it was cutting, and `cuts` would read 0
+            self.cut_events += 1
         self.cut_all()
 
     def _finish(self, conn: _Conn) -> None:
