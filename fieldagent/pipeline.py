@@ -8,6 +8,7 @@ histories, alert streaks) lives in its ``CameraPipeline``.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import time
@@ -31,6 +32,8 @@ from fieldagent.roi.extract import Roi, crop, extract_rois
 from fieldagent.roi.segment import segment_plants
 from fieldagent.signals.baseline import ZoneHistory
 from fieldagent.signals.compute import compute_signals
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -118,7 +121,22 @@ class CameraPipeline:
                 str(path), self.camera.id, "rejected", exc.reason, str(exc), timings_ms=timings
             )
         when = captured_at or frame.captured_at or _file_time(path)
-        return self.analyze(frame, image=str(path), captured_at=when, nir=nir, timings=timings)
+        try:
+            return self.analyze(frame, image=str(path), captured_at=when, nir=nir, timings=timings)
+        except Exception as exc:  # a bug on one image must not stop the camera's sequence
+            log.exception("analysis of %s failed; the image is skipped", path)
+            message = (
+                f"{path}: analysis failed ({type(exc).__name__}: {exc}); the image was skipped. "
+                "Please report this with the image attached."
+            )
+            return ImageResult(
+                str(path),
+                self.camera.id,
+                "rejected",
+                "analysis_failed",
+                message,
+                timings_ms=timings,
+            )
 
     def analyze(
         self,
