@@ -13,8 +13,7 @@ from PIL import Image
 
 from fieldagent.synth import SceneSpec, render, save_jpeg, series
 from fieldagent.synth import shift as shift_image
-
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
+from tests.support.photos import REAL
 
 
 def _run(*args: str, cwd: Path | None = None) -> tuple[list[dict], str, int]:

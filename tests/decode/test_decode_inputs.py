@@ -13,8 +13,7 @@ from PIL import Image
 
 from fieldagent.decode import decode
 from fieldagent.errors import ImageRejected
-
-REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
+from tests.support.photos import REAL
 
 
 def _gradient(w: int = 320, h: int = 240) -> np.ndarray:

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import copy
 import json
-from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 from scipy import ndimage as ndi
 
 from fieldagent.errors import ImageRejected
 from fieldagent.quality import QualityChecker, QualityConfig, QualityReport
+from tests.support.photos import REAL, photo
 
-REAL = Path("/work/shared/data/real")
 RGB_PHOTOS = [
     "arabidopsis_tray.jpg",
     "leaves_16mp.jpg",
@@ -28,21 +25,6 @@ TRAY = "arabidopsis_tray.jpg"
 
 pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason="real photos not available")
 
-
-@cache
-def photo(name: str) -> np.ndarray:
-    """A real photo at analysis scale; grayscale NIR (8 or 16 bit) repeated into RGB."""
-    im: Image.Image = Image.open(REAL / name)
-    if im.mode.startswith("I;16"):
-        gray = np.asarray(im, dtype=np.float32) / 65535.0
-        arr = np.repeat(gray[:, :, None], 3, axis=2)
-    else:
-        im.draft("RGB", (1024, 1024))
-        im = im.convert("RGB")
-        im.thumbnail((1024, 1024))
-        arr = np.asarray(im, dtype=np.float32) / 255.0
-    arr.setflags(write=False)
-    return arr
 
 
 def noisy(rgb: np.ndarray, seed: int) -> np.ndarray:

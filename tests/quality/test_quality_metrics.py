@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import itertools
-from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 from scipy import ndimage as ndi
 
 from fieldagent.quality import metrics
+from tests.support.photos import REAL, photo
 
-REAL = Path("/work/shared/data/real")
 RGB_PHOTOS = [
     "arabidopsis_tray.jpg",
     "leaves_16mp.jpg",
@@ -24,17 +21,6 @@ RGB_PHOTOS = [
 
 pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason="real photos not available")
 
-
-@cache
-def photo(name: str) -> np.ndarray:
-    """A real photo at analysis scale, as the decoder delivers it (float32 RGB in [0, 1])."""
-    im: Image.Image = Image.open(REAL / name)
-    im.draft("RGB", (1024, 1024))
-    im = im.convert("RGB")
-    im.thumbnail((1024, 1024))
-    arr = np.asarray(im, dtype=np.float32) / 255.0
-    arr.setflags(write=False)
-    return arr
 
 
 def gaussian(rgb: np.ndarray, sigma: float) -> np.ndarray:

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
 import numpy as np
 import pytest
-from PIL import Image
 from scipy import ndimage as ndi
 
 from fieldagent.quality.metrics import displacement, luminance
-
-REAL = Path("/work/shared/data/real")
+from tests.support.photos import REAL, photo
 
 pytestmark = pytest.mark.skipif(not REAL.is_dir(), reason="real photos not available")
 
-
-@cache
-def photo(name: str) -> np.ndarray:
-    im: Image.Image = Image.open(REAL / name)
-    im.draft("RGB", (1024, 1024))
-    im = im.convert("RGB")
-    im.thumbnail((1024, 1024))
-    arr = np.asarray(im, dtype=np.float32) / 255.0
-    arr.setflags(write=False)
-    return arr
 
 
 def plant_mask(rgb: np.ndarray) -> np.ndarray:

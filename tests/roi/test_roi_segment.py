@@ -4,18 +4,16 @@ on hand-made stressed leaves, and for plausibility on the real photos."""
 from __future__ import annotations
 
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from fieldagent.roi.config import GridZone, SegmentationConfig
 from fieldagent.roi.extract import extract_rois
 from fieldagent.roi.segment import exg, exgr, segment_plants
 from fieldagent.synth import SceneSpec, render
+from tests.support.photos import REAL, photo
 
-REAL = Path("/work/shared/data/real")
 ALL = dict.fromkeys(range(12))
 STRESS = {
     "healthy": {},
@@ -37,15 +35,6 @@ def scene(seed: int, condition: str) -> tuple[np.ndarray, np.ndarray]:
     sc = render(SceneSpec(seed=seed, width=1024, height=768, stress=STRESS[condition]))
     return sc.image.astype(np.float32) / 255.0, sc.plant_mask
 
-
-@cache
-def photo(name: str) -> np.ndarray:
-    """A real photo at analysis scale, as the decoder delivers it."""
-    im = Image.open(REAL / name)
-    im.draft("RGB", (1024, 1024))
-    im = im.convert("RGB")
-    im.thumbnail((1024, 1024))
-    return np.asarray(im, dtype=np.float32) / 255.0
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> float:

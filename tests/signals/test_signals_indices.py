@@ -5,7 +5,6 @@ from __future__ import annotations
 import colorsys
 import itertools
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +14,8 @@ from fieldagent.roi.segment import segment_plants
 from fieldagent.signals import indices as ix
 from fieldagent.signals.compute import compute_signals
 from fieldagent.signals.config import HueBins
+from tests.support.photos import REAL
 
-REAL = Path("/work/shared/data/real")
 GREEN = np.array([0.25, 0.55, 0.18], np.float32)
 YELLOW = np.array([0.85, 0.78, 0.20], np.float32)
 BROWN = np.array([0.47, 0.31, 0.14], np.float32)
