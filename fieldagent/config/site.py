@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from fieldagent.alerts.config import AlertsConfig
 from fieldagent.config.base import Section
@@ -39,17 +40,63 @@ class SiteInfo(Section):
 
 
 class InboxSource(Section):
-    """A folder the camera drops files into (FTP/SFTP upload or a capture script)."""
+    """A folder the camera drops files into (FTP/SFTP upload or a capture script).
+
+    Only files directly in the folder are taken (sub-folders are ignored), once their size
+    and modification time have not changed for ``settle_seconds`` across scans: see
+    ``fieldagent.sources.inbox`` for why that rule, and not "is it still open", is the contract.
+    """
 
     kind: Literal["inbox"] = "inbox"
     path: str = Field(..., min_length=1, description="folder the camera writes into")
     settle_seconds: float = Field(
         2.0, ge=0.0, le=600.0, description="a file must be unchanged this long to be taken"
     )
+    extensions: tuple[str, ...] = Field(
+        ("jpg", "jpeg", "png", "tif", "tiff"),
+        max_length=50,
+        description="file name endings taken, without the dot, any case; empty takes every file",
+    )
+    after: Literal["delete", "move"] = Field(
+        "delete", description="what happens to an analysed file: delete it or move it away"
+    )
+    processed_dir: str = Field(
+        "processed",
+        min_length=1,
+        description="where `after: move` puts files (in one folder per UTC day); "
+        "a relative path is inside the inbox folder",
+    )
+    keep_processed_days: int = Field(
+        7, ge=1, le=3650, description="day folders in processed_dir older than this are deleted"
+    )
+
+    @field_validator("extensions")
+    @classmethod
+    def _normalise_extensions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        out = tuple(e.strip().lstrip(".").lower() for e in value)
+        bad = [e for e in out if not e or "/" in e]
+        if bad:
+            raise ValueError("extensions are name endings such as jpg or tiff, without a dot")
+        return out
+
+    @model_validator(mode="after")
+    def _processed_dir_outside_inbox(self) -> InboxSource:
+        if os.path.normpath(os.path.join(self.path, self.processed_dir)) == os.path.normpath(
+            self.path
+        ):
+            raise ValueError(
+                "processed_dir is the inbox itself: moved files would be analysed again; "
+                "use a sub-folder such as 'processed' or another folder"
+            )
+        return self
 
 
 class HttpSource(Section):
-    """A camera polled over HTTP(S) for a snapshot."""
+    """A camera polled over HTTP(S) for a snapshot.
+
+    Credentials never go in the URL or this file: ``secret`` names an entry of the secrets
+    file (``username``/``password`` for basic and digest, ``token`` for bearer).
+    """
 
     kind: Literal["http"] = "http"
     url: str = Field(..., pattern=r"^https?://", description="snapshot URL")
@@ -58,6 +105,58 @@ class HttpSource(Section):
     secret: str | None = Field(
         None, description="name of the credentials entry in the secrets file"
     )
+    auth: Literal["none", "basic", "digest", "bearer"] | None = Field(
+        None,
+        description="how credentials are sent: basic, digest, bearer or none; "
+        "unset means basic when `secret` is set, else none",
+    )
+    verify_tls: bool = Field(
+        True, description="check the camera's HTTPS certificate (false accepts any certificate)"
+    )
+    ca_bundle: str | None = Field(
+        None, description="PEM file of the CA or self-signed certificate the camera uses"
+    )
+    max_bytes: int = Field(
+        50_000_000, ge=10_000, le=2_000_000_000, description="refuse snapshots larger than this"
+    )
+    down_after_seconds: float = Field(
+        900.0,
+        ge=10.0,
+        le=604_800.0,
+        description="a camera that has not answered for this long is reported down",
+    )
+
+    @property
+    def auth_method(self) -> Literal["none", "basic", "digest", "bearer"]:
+        """The effective ``auth``: unset means basic with a secret, none without."""
+        if self.auth is not None:
+            return self.auth
+        return "basic" if self.secret else "none"
+
+    @model_validator(mode="after")
+    def _no_credentials_in_url(self) -> HttpSource:
+        if "@" in urlsplit(self.url).netloc:
+            raise ValueError(
+                "the URL holds credentials (user:password@): put them in the secrets file "
+                "and name the entry with `secret:`"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _auth_matches_secret(self) -> HttpSource:
+        if self.auth not in (None, "none") and not self.secret:
+            raise ValueError(f"auth is {self.auth} but no `secret` names the credentials entry")
+        if self.auth == "none" and self.secret:
+            raise ValueError("auth is none but a `secret` is set: remove one of them")
+        return self
+
+    @model_validator(mode="after")
+    def _ca_bundle_needs_verification(self) -> HttpSource:
+        if self.ca_bundle and not self.verify_tls:
+            raise ValueError(
+                "ca_bundle is set but verify_tls is false, so it would be ignored: remove one"
+            )
+        return self
 
 
 class FilesSource(Section):
@@ -149,6 +248,9 @@ class SiteConfig(Section):
         "default", min_length=1, description="offload policy: a name in policies/ or a YAML path"
     )
     data_dir: str = Field("./fieldagent-data", description="where the agent keeps its state")
+    secrets_file: str | None = Field(
+        None, description="YAML file of credentials (mode 0600); entries are named by `secret:`"
+    )
 
     @model_validator(mode="after")
     def _unique_cameras(self) -> SiteConfig:
