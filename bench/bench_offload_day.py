@@ -21,9 +21,6 @@ Every raised alert must arrive with its evidence image; the script says so or fa
 from __future__ import annotations
 
 import argparse
-import hashlib
-import io
-import json
 import shutil
 import sys
 import tempfile
@@ -32,24 +29,19 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-from PIL import Image
 
 from fieldagent.config.loader import validate
 from fieldagent.config.site import SiteConfig
 from fieldagent.demo import START, plans, site_config
 from fieldagent.inference.session import StressModel
-from fieldagent.outbox import NewItem, SqliteOutbox
+from fieldagent.offload import Offloader
+from fieldagent.outbox import SqliteOutbox
 from fieldagent.outbox.batching import SignalBatcher
 from fieldagent.outbox.records import RecordJournal
 from fieldagent.pipeline import CameraPipeline, ImageResult
 from fieldagent.policy import load_policy
-from fieldagent.policy.sampling import ImageSampler, SampleDecision
 from fieldagent.synth import save_jpeg, series
 from fieldagent.uplink.degrade import DegradePlanner, DegradeState
-from fieldagent.uplink.keys import object_key
 from fieldagent.uplink.local import LocalTransport
 from fieldagent.uplink.uploader import Uploader
 
@@ -68,13 +60,14 @@ class Clock:
 
 
 class Offload:
-    """Everything one policy would send for the day, through the real outbox and uploader."""
+    """Everything one policy would send for the day, through the agent's own ``Offloader``
+    (records, alerts with evidence, sampled images), a real outbox and the uploader."""
 
     def __init__(self, spec: str, work: Path, cameras: list[str]) -> None:
         self.name = spec
         policy_name, _, level = spec.partition(":")
         self.policy = p = load_policy(policy_name)
-        self.overrides = DegradePlanner(p).overrides(DegradeState(level=int(level or 0)))
+        overrides = DegradePlanner(p).overrides(DegradeState(level=int(level or 0)))
         self.clock = Clock()
         self.box = SqliteOutbox(work / "outbox", limits=p.outbox_limits(), clock=self.clock)
         self.batcher = SignalBatcher(p.batching, SITE, self.clock, outbox=self.box,
@@ -84,7 +77,8 @@ class Offload:
         self.cloud.mkdir(parents=True)
         self.up = Uploader(self.box, LocalTransport(self.cloud), p, site=SITE, clock=self.clock,
                            sleep=self.clock.sleep)
-        self.samplers = {c: ImageSampler(p.sampling, c, seed=7) for c in cameras}
+        self.offloader = Offloader(p, SITE, self.box, self.batcher, cameras, clock=self.clock,
+                                   overrides=lambda: overrides, seed=7)
         self.expected_alerts: list[str] = []
         self.kept: Counter[str] = Counter()
         self._next_heartbeat = START
@@ -93,53 +87,28 @@ class Offload:
     def ingest(self, when: datetime, path: Path, result: ImageResult) -> None:
         """What the agent does with one analysed image, then one round of uploading."""
         self.clock.now = max(self.clock.now, when)
-        self.batcher.add(signal_records(result))
-        raised = [a for a in result.alerts if a.state == "raised"]
-        for alert in result.alerts:
-            self._alert(alert, result, raised)
-        decision = self.samplers[result.camera].decide(
-            when, has_alert=bool(raised), overrides=self.overrides, **model_doubt(result))
-        if decision.keep and decision.reason != "alert_evidence":
-            self.kept[decision.reason] += 1
-            self._put("image", encode(path, result, None, decision), ".jpg", result.camera)
+        out = self.offloader.handle(result, path)
+        for a in out.alerts:
+            self.expected_alerts += [a.key] + ([a.evidence_key] if a.evidence_key else [])
+        if out.image_key and out.sample:
+            self.kept[out.sample.reason] += 1
         self._housekeeping(when)
         self.batcher.poll()
         while self.up.step().action in ("sent", "part", "retry", "dropped", "gave_up"):
             pass
 
-    def _alert(self, alert: Any, result: ImageResult, raised: list[Any]) -> None:
-        record = alert.to_dict()
-        if alert in raised:
-            decision = self.samplers[result.camera].decide(alert.at, has_alert=True)
-            evidence = encode(None, result, alert.zone, decision)
-            record["evidence"] = self._put("alert", evidence, ".jpg", result.camera, "evidence")
-            self.expected_alerts.append(record["evidence"])
-        body = json.dumps(record, sort_keys=True, default=str).encode()
-        key = self._put("alert", body, ".json", result.camera)
-        self.expected_alerts.append(key)
-
     def _housekeeping(self, when: datetime) -> None:
         while self._next_heartbeat <= when:
             beat = {"site": SITE, "at": self._next_heartbeat.isoformat(), "status": "ok",
                     "outbox": self.box.stats(now=when).total_bytes, "version": "0.1.0"}
-            self._put("heartbeat", json.dumps(beat).encode(), ".json", None)
+            self.offloader.put_json("heartbeat", beat, when=self._next_heartbeat)
             self._next_heartbeat += timedelta(minutes=10)
         while self._next_report <= when:
             report = {"site": SITE, "at": self._next_report.isoformat(), "model": "stress",
                       "version": "bootstrap", "crops": 100, "mean_entropy": 0.31,
                       "labels": {"healthy": 90, "chlorosis": 6, "necrosis": 3, "wilting": 1}}
-            self._put("model_report", json.dumps(report).encode(), ".json", None)
+            self.offloader.put_json("model_report", report, when=self._next_report)
             self._next_report += timedelta(hours=1)
-
-    def _put(self, kind: str, body: bytes, suffix: str, camera: str | None,
-             key_kind: str | None = None) -> str:
-        now = self.clock.now
-        c = self.policy.klass(kind)
-        key = object_key(key_kind or kind.replace("_", "-"), SITE, now,
-                         hashlib.sha256(body).hexdigest(), suffix=suffix, camera=camera)
-        self.box.put(NewItem(kind, key, c.priority, now, now + timedelta(seconds=c.retention),
-                             data=body), now=now)
-        return key
 
     def finish(self) -> dict[str, tuple[int, int]]:
         """Close the last batch, drain everything (into the night window), count the bytes."""
@@ -157,60 +126,6 @@ class Offload:
         self.batcher.close()
         self.box.close()
         return sizes
-
-
-def signal_records(result: ImageResult) -> list[dict[str, Any]]:
-    """One record per zone: what crosses to the cloud for every image."""
-    if result.status != "ok" or result.quality is None:
-        return [{"ts": _iso(result.captured_at), "camera": result.camera,
-                 "status": result.status, "reason": result.reason}]
-    assert result.frame is not None
-    flags = [f.name for f in result.quality.flags]
-    return [  # the pipeline's own zone record (4 significant digits), with time and camera
-        {"ts": _iso(result.captured_at), "camera": result.camera, "quality_flags": flags,
-         **r.to_dict(result.frame.size)}
-        for r in result.results
-    ]
-
-
-def model_doubt(result: ImageResult) -> dict[str, float | None]:
-    """The least sure zone of the image: what makes it a hard example."""
-    outs = [r.model for r in result.results if r.model is not None]
-    if not outs:
-        return {"model_top_prob": None, "entropy": None}
-    return {"model_top_prob": min(o.confidence for o in outs),
-            "entropy": max(o.entropy for o in outs)}
-
-
-def encode(path: Path | None, result: ImageResult, zone: str | None,
-           decision: SampleDecision) -> bytes:
-    """The JPEG the sampler asked for: the full frame (from the camera's file), the crop of
-    a zone (or of all zones), or a thumbnail."""
-    assert result.frame is not None
-    analysis = Image.fromarray((np.clip(result.frame.rgb, 0, 1) * 255).astype(np.uint8))
-    if decision.mode == "frame" and path is not None:
-        image = Image.open(path).convert("RGB")
-    elif decision.mode == "thumbnail":
-        image = analysis.copy()
-        image.thumbnail((decision.thumbnail_side, decision.thumbnail_side))
-    else:
-        image = analysis.crop(_box(result, zone))
-    out = io.BytesIO()
-    image.save(out, "JPEG", quality=decision.jpeg_quality)
-    return out.getvalue()
-
-
-def _box(result: ImageResult, zone: str | None) -> tuple[int, int, int, int]:
-    boxes = [r.bbox for r in result.results if zone in (None, r.id)]
-    if not boxes:  # a camera-level alert (fog, moved): the whole frame is the evidence
-        assert result.frame is not None
-        return (0, 0, *result.frame.size)
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
-            max(b[2] for b in boxes), max(b[3] for b in boxes))
-
-
-def _iso(when: datetime | None) -> str | None:
-    return when.isoformat() if when else None
 
 
 def captures(args: argparse.Namespace, work: Path) -> Iterator[tuple[str, datetime, Path]]:
@@ -234,7 +149,8 @@ def captures(args: argparse.Namespace, work: Path) -> Iterator[tuple[str, dateti
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--interval", type=float, default=15.0, help="minutes between images")
-    ap.add_argument("--width", type=int, default=1600, help="simulated image width, pixels")
+    ap.add_argument("--width", type=int, default=4000,
+                    help="simulated image width, pixels (4000: a 12 MP camera, ~2.7 MB JPEGs)")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--policies", default="default,default:5,metered-cellular",
                     help="policies to compare; NAME:N applies the first N steps of its "

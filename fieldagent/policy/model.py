@@ -160,6 +160,10 @@ class SamplingPolicy(Section):
     mode: ImageMode = Field("frame", description="what random/uncertain samples keep")
     jpeg_quality: int = Field(80, ge=20, le=95, description="JPEG quality of samples")
     thumbnail_side: int = Field(320, ge=64, le=2048, description="long side of thumbnails, px")
+    frame_max_side: int | None = Field(
+        None, ge=320, le=20_000,
+        description="long side of whole-frame samples, px (scaled down); null = as captured",
+    )
     random_share: float = Field(0.02, ge=0.0, le=1.0, description="share kept at random")
     quota_per_hour: int = Field(12, ge=0, le=10_000, description="samples per camera per hour")
     quota_per_day: int = Field(150, ge=0, le=100_000, description="samples per camera per day")
