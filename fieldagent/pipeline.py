@@ -103,6 +103,35 @@ class CameraPipeline:
         self.histories: dict[str, ZoneHistory] = {}
         self.alerts = AlertEngine(site.alerts.rules, site=site.site.id, camera=camera.id)
 
+    def state(self) -> dict[str, Any]:
+        """What a restart must not forget: quality baselines and the moved-reference, each
+        zone's signal history, open alerts. JSON-ready; see :meth:`restore`."""
+        return {
+            "quality": self.quality.state(),
+            "zones": {z: h.state() for z, h in self.histories.items()},
+            "alerts": self.alerts.state(),
+        }
+
+    def restore(self, state: Mapping[str, Any]) -> None:
+        """Continue from :meth:`state`. An unreadable part is logged and started fresh: a
+        camera that relearns its baseline is better than an agent that will not start."""
+        cfg = self.site.analysis
+        try:
+            self.quality = QualityChecker.from_state(cfg.quality, state.get("quality") or {})
+        except ValueError as exc:
+            log.warning("camera %s: %s", self.camera.id, exc)
+        for zone, s in (state.get("zones") or {}).items():
+            try:
+                self.histories[zone] = ZoneHistory.from_state(cfg.signals, s)
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("camera %s zone %s: signal history unreadable (%s); relearning",
+                            self.camera.id, zone, exc)
+        try:
+            self.alerts.restore(state.get("alerts") or {})
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("camera %s: alert state unreadable (%s); open alerts may be raised "
+                        "again", self.camera.id, exc)
+
     def process(
         self,
         path: str | os.PathLike[str],
