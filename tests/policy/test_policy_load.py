@@ -53,7 +53,8 @@ def test_shipped_policies_differ_where_it_matters() -> None:
     default, metered, signals = (load_policy(n) for n in builtin_names())
     assert default.link.daily_budget is None and metered.link.daily_budget == 30_000_000
     assert metered.sampling.mode == "thumbnail" and default.sampling.mode == "crop"
-    assert default.sampling.frame_max_side == 1600 and default.sampling.daily_reference.mode == "frame"
+    assert default.sampling.frame_max_side == 1600
+    assert default.sampling.daily_reference.mode == "frame"
     assert not signals.classes.image.upload and signals.sampling.random_share == 0
     assert default.classes.image.windows == ["20:00-07:00"]
 
