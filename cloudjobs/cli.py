@@ -22,8 +22,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="train the first stress model on generated crops, export ONNX, quantize INT8",
         add_help=False,
     )
+    sub.add_parser("keys", help="create or show release signing keys", add_help=False)
+    sub.add_parser("release", help="publish, widen or halt a signed model release",
+                   add_help=False)
+    sub.add_parser("release-outcomes", help="summarise model reports; halt a failing release",
+                   add_help=False)
     if args and args[0] == "train-bootstrap":
         return _train_bootstrap(args[1:])
+    commands = {
+        "keys": "cloudjobs.release.keys",
+        "release": "cloudjobs.release.publish",
+        "release-outcomes": "cloudjobs.release.outcomes",
+    }
+    if args and args[0] in commands:
+        import importlib
+
+        module = importlib.import_module(commands[args[0]])
+        return int(module.main(args[1:]))
     parser.parse_args(args)
     parser.print_help(sys.stderr)
     return 2

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from fieldagent.config.base import Section
+from fieldagent.sinks.config import DeliveryConfig
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -134,8 +135,9 @@ def default_rules() -> list[AlertRule]:
     return [AlertRule.model_validate(r) for r in rules]
 
 
-class AlertsConfig(Section):
-    """The site's alert rules."""
+class AlertsConfig(DeliveryConfig):
+    """The site's alert rules, and how alerts reach the grower (``sinks``, quiet hours:
+    see ``fieldagent.sinks.config.DeliveryConfig``)."""
 
     rules: list[AlertRule] = Field(
         default_factory=default_rules, description="rules evaluated on every image"

@@ -10,6 +10,10 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from fieldagent.alerts.config import AlertsConfig
+from fieldagent.modelupdate.config import ModelUpdateConfig
+from fieldagent.service.config import ServiceConfig
+from fieldagent.sources.config import SourcesConfig
+from fieldagent.telemetry.config import TelemetryConfig
 from fieldagent.config.base import Section
 from fieldagent.config.loader import load
 from fieldagent.errors import ConfigError
@@ -32,10 +36,14 @@ class SiteInfo(Section):
     id: str = Field("site-1", description="site id, unique in the fleet; part of every object key")
     name: str = Field("", max_length=200, description="human name shown in alerts and reports")
     timezone: str = Field("UTC", description="IANA time zone for quiet hours and daily windows")
+    device: str = Field(
+        "agent-1", description="this device's id at the site (heartbeats, staged model rollout)"
+    )
 
     @model_validator(mode="after")
     def _valid_id(self) -> SiteInfo:
         _check_id("site", self.id)
+        _check_id("device", self.device)
         return self
 
 
@@ -185,6 +193,10 @@ class CameraConfig(Section):
         None, gt=0.0, le=1000.0, description="ground size of one full-resolution pixel, if known"
     )
     crop: str = Field("", max_length=100, description="crop grown under this camera (for reports)")
+    silent_after_minutes: float = Field(
+        20.0, ge=1.0, le=10_080.0,
+        description="no image for this long raises a 'camera silent' alert (service only)",
+    )
 
     @model_validator(mode="after")
     def _valid(self) -> CameraConfig:
@@ -230,6 +242,9 @@ class UplinkConfig(Section):
     )
     endpoint_url: str | None = Field(None, description="S3 endpoint (for non-AWS S3)")
     region: str | None = Field(None, description="S3 region")
+    secret: str | None = Field(
+        None, description="secrets entry with access_key_id and secret_access_key (S3 only)"
+    )
 
 
 class SiteConfig(Section):
@@ -248,6 +263,18 @@ class SiteConfig(Section):
         "default", min_length=1, description="offload policy: a name in policies/ or a YAML path"
     )
     data_dir: str = Field("./fieldagent-data", description="where the agent keeps its state")
+    sources: SourcesConfig = Field(
+        default_factory=SourcesConfig, description="frame queue, quarantine and snapshot folders"
+    )
+    telemetry: TelemetryConfig = Field(
+        default_factory=TelemetryConfig, description="heartbeats, /metrics, self-alerts"
+    )
+    model_updates: ModelUpdateConfig = Field(
+        default_factory=ModelUpdateConfig, description="signed model updates from a channel"
+    )
+    service: ServiceConfig = Field(
+        default_factory=ServiceConfig, description="intervals of the service's jobs"
+    )
     secrets_file: str | None = Field(
         None, description="YAML file of credentials (mode 0600); entries are named by `secret:`"
     )

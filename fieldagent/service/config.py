@@ -1,0 +1,23 @@
+"""The ``service`` section of the site config: how often ``fieldagent run`` does its chores."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from fieldagent.config.base import Section
+
+
+class ServiceConfig(Section):
+    """Intervals of the service's scheduled jobs and how long a stop may take."""
+
+    scan_interval_seconds: float = Field(
+        2.0, ge=0.2, le=600.0, description="how often inbox folders are scanned for new files"
+    )
+    housekeeping_interval_seconds: float = Field(
+        10.0, ge=1.0, le=3600.0,
+        description="batches, heartbeats, silent cameras, self-alerts, state saved to disk",
+    )
+    stop_timeout_seconds: float = Field(
+        30.0, ge=1.0, le=600.0,
+        description="on SIGTERM, wait this long for the image and upload in progress",
+    )
