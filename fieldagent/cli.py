@@ -104,6 +104,35 @@ def _parser() -> argparse.ArgumentParser:
     sig.add_argument("--format", choices=("table", "json", "markdown"), default="table")
     sig.set_defaults(func=_cmd_signals)
 
+    run = sub.add_parser(
+        "run",
+        help="run the agent as a service until SIGTERM/SIGINT",
+        description="Watch the cameras, analyse, alert, upload; stop cleanly on SIGTERM.",
+    )
+    run.add_argument("--config", required=True, help="site config YAML")
+    run.add_argument("--log-format", choices=("text", "json"), default="text",
+                     help="plain text for a terminal, JSON lines for journald or a shipper")
+    run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    run.set_defaults(func=_cmd_run)
+
+    st = sub.add_parser(
+        "status",
+        help="one screen: cameras, alerts, outbox, link, model",
+        description="Read what the running agent keeps on disk and print a summary.",
+    )
+    st.add_argument("--config", required=True, help="site config YAML")
+    st.add_argument("--json", action="store_true", help="print JSON instead of the screen")
+    st.set_defaults(func=_cmd_status)
+
+    mod = sub.add_parser("model", help="the on-device stress model")
+    mod_sub = mod.add_subparsers(metavar="ACTION")
+    mod_status = mod_sub.add_parser(
+        "status", help="current, previous and trial models",
+        description="Show the model store: the model running, the one before, any on trial.")
+    mod_status.add_argument("--config", required=True, help="site config YAML")
+    mod_status.add_argument("--json", action="store_true", help="print JSON")
+    mod_status.set_defaults(func=_cmd_model_status)
+
     demo = sub.add_parser(
         "demo",
         help="simulate a greenhouse and run the agent over it (offline)",
@@ -192,6 +221,29 @@ def _cmd_signals(args: argparse.Namespace) -> int:
         for s in SIGNALS:
             print(f"{s.name:<{width}}  {s.unit:<10}  {s.method}")
     return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fieldagent.service.logsetup import setup_logging
+    from fieldagent.service.runner import run_service
+
+    setup_logging(args.log_format, "DEBUG" if args.verbose else args.log_level)
+    return run_service(load_site_config(args.config), Path(args.config))
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from fieldagent.service.status import status_main
+
+    return status_main(args.config, as_json=args.json)
+
+
+def _cmd_model_status(args: argparse.Namespace) -> int:
+    from fieldagent.modelupdate.cli import model_status_main
+
+    argv = ["--config", args.config] + (["--json"] if args.json else [])
+    return model_status_main(argv)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

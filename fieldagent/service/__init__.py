@@ -1,0 +1,1 @@
+"""The long-running agent: ``fieldagent run`` (see ``agent.py`` and ``runner.py``)."""
