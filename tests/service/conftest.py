@@ -14,6 +14,7 @@ import yaml
 from fieldagent.demo import START, plans, site_config
 from fieldagent.synth import save_jpeg, series
 from tests.sinks.servers import Mailbox, Receiver, SmtpServer
+from tests.support.seaweed import SeaweedS3, run_seaweed
 
 
 class SimClock:
@@ -33,6 +34,13 @@ class SimClock:
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def service_s3() -> Iterator[SeaweedS3]:
+    """A real S3 server on loopback for this folder's tests (one per xdist worker)."""
+    with run_seaweed() as server:
+        yield server
 
 
 @pytest.fixture
@@ -68,23 +76,26 @@ def write_site(tmp: Path, receiver_url: str | None, *, cameras: int = 1,
     cfg["alerts"] = {**cfg.get("alerts", {}), "sinks": sinks}
     cfg.update(site={"id": "test-site", "timezone": "UTC", "device": "box-1"},
                uplink={"target": "file://cloud"}, data_dir="data",
-               telemetry={"metrics": {"enabled": False}}, **extra)
+               telemetry={"metrics": {"enabled": False}})
+    cfg.update(extra)
     (tmp / "cloud").mkdir(exist_ok=True)  # a carried disk or mount: the agent never creates it
     path = tmp / "site.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
 
 
-def camera_day(tmp: Path, frames: int = 12, camera: int = 0) -> list[tuple[datetime, Path]]:
-    """One camera's images (a chlorosis episode from frame 3), rendered to a staging folder
-    with EXIF capture times; the tests move them into the inbox as a camera would."""
+def camera_day(tmp: Path, frames: int = 12, camera: int = 0,
+               faults: dict[int, tuple[str, float]] | None = None) -> list[tuple[datetime, Path]]:
+    """One camera's images (a chlorosis episode from frame 3, ``faults`` by frame index),
+    rendered to a staging folder with EXIF capture times; the tests move them into the
+    inbox as a camera would."""
     plan = plans(640, 3)[camera]
     stress = {i: (c, 3) for i, (c, _) in plan.stress.items()}
     out = []
     stage = tmp / "camera-out" / plan.id
     stage.mkdir(parents=True, exist_ok=True)
     for f in series(plan.spec, frames=frames, start=START, interval=timedelta(minutes=15),
-                    stress_plan=stress):
+                    stress_plan=stress, fault_plan=faults or {}):
         p = stage / f"{f.timestamp:%Y%m%dT%H%M%S}.jpg"
         save_jpeg(f.image, p, quality=88, timestamp=f.timestamp)
         out.append((f.timestamp, p))
