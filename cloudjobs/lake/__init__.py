@@ -1,0 +1,6 @@
+"""The cloud data lake: raw uploads -> curated Hive-partitioned Parquet (docs/lake.md).
+
+``layout`` (where things live), ``parse`` (raw objects -> rows), ``schema`` (dataset
+columns), ``txlog`` (crash- and concurrency-safe commits), ``ingest`` and ``compact``
+(the jobs, with their ``main`` functions).
+"""
