@@ -11,9 +11,6 @@ more than ``--max-int8-drop`` accuracy against FP32 it refuses, and ``--out`` is
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
-import shutil
 import sys
 import tempfile
 import time
@@ -26,16 +23,23 @@ import numpy.typing as npt
 
 from cloudjobs import __version__
 from cloudjobs.training import data as ds
+from cloudjobs.training.artifacts import (
+    FP32_FILE,
+    INT8_FILE,
+    contract_fields,
+    publish,
+    sources_digest,
+    write_manifest,
+)
 from cloudjobs.training.evaluate import evaluate, int8_gate
 from cloudjobs.training.export import check_export, export_onnx
 from cloudjobs.training.model import StressNet, count_parameters
 from cloudjobs.training.quantize import quantize_int8
 from cloudjobs.training.train import TrainConfig, TrainResult, train
-from fieldagent.inference.manifest import MANIFEST, file_entry
+from fieldagent.inference.manifest import MANIFEST
 from fieldagent.inference.preprocess import INPUT_SIZE
 from fieldagent.synth import MODEL_CLASSES
 
-FP32_FILE, INT8_FILE = "stress.fp32.onnx", "stress.int8.onnx"
 EXIT_REFUSED = 3
 
 
@@ -161,40 +165,16 @@ def manifest(splits: dict[str, ds.Split], metrics: dict[str, Any],
              training: dict[str, Any]) -> dict[str, Any]:
     """The manifest minus the file entries (added by ``write_manifest``)."""
     return {
-        "name": "stress",
-        "version": f"0.1.0+synth.{ds.data_hash(*splits.values())}",
-        "classes": list(MODEL_CLASSES),
-        "input_size": INPUT_SIZE,
-        "input": {"name": "input", "layout": "NCHW", "range": [0.0, 1.0], "dtype": "float32"},
-        "output": {"name": "logits", "softmax": "applied by the runtime"},
-        "default_variant": "int8",
+        **contract_fields(f"0.1.0+synth.{ds.data_hash(*splits.values())}", MODEL_CLASSES),
         "training": training,
         "metrics": {"held_out": metrics},
         "code_version": code_version(),
     }
 
 
-def write_manifest(work: Path, content: dict[str, Any]) -> None:
-    """Add sha256 and size of each model file and write ``manifest.json``."""
-    files = {v: asdict(file_entry(work / f)) for v, f in (("fp32", FP32_FILE), ("int8", INT8_FILE))}
-    text = json.dumps({**content, "files": files}, indent=2) + "\n"
-    (work / MANIFEST).write_text(text, encoding="utf-8")
-
-
-def publish(work: Path, out: Path) -> None:
-    """Copy the finished files into ``out``, the manifest last (readers trust it last)."""
-    out.mkdir(parents=True, exist_ok=True)
-    for name in (FP32_FILE, INT8_FILE, MANIFEST):
-        shutil.copyfile(work / name, out / f".{name}.tmp")
-        (out / f".{name}.tmp").replace(out / name)
-
-
 def code_version() -> str:
     """cloudjobs version plus a hash of the training sources (what made these weights)."""
-    h = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(path.name.encode() + path.read_bytes())
-    return f"cloudjobs {__version__} training-src {h.hexdigest()[:12]}"
+    return f"cloudjobs {__version__} training-src {sources_digest()}"
 
 
 def _report(out: Path, metrics: dict[str, dict[str, Any]]) -> None:
