@@ -129,7 +129,7 @@ class Offloader:
                 out.image_key = self._put("image", body, ".jpg", result.camera, when,
                                           content_type="image/jpeg",
                                           meta={"reason": decision.reason, "mode": decision.mode})
-        records = image_records(result, out)
+        records = image_records(result, out, seen_at=when)
         out.records = self.batcher.add(records)
         return out
 
@@ -179,10 +179,14 @@ class Offloader:
         return key
 
 
-def image_records(result: ImageResult, out: Offloaded | None = None) -> list[dict[str, Any]]:
+def image_records(result: ImageResult, out: Offloaded | None = None,
+                  seen_at: datetime | None = None) -> list[dict[str, Any]]:
     """The records one image adds to the signal batches: an ``image`` record, then one
-    ``zone`` record per region (signals at 4 significant digits, model output)."""
-    ts = _iso(result.captured_at)
+    ``zone`` record per region (signals at 4 significant digits, model output).
+
+    Every record has a time: the capture time, else ``seen_at`` (when the agent took the
+    file: an unreadable image has no EXIF time), so the cloud can always place it."""
+    ts = _iso(result.captured_at or seen_at)
     image: dict[str, Any] = {"type": "image", "v": RECORD_SCHEMA, "ts": ts,
                              "camera": result.camera, "status": result.status}
     if result.status != "ok" or result.quality is None or result.frame is None:

@@ -204,3 +204,18 @@ def test_sampler_quotas_survive_a_restart(run: Any) -> None:
     again = Offloader(policy, SITE, box, batcher, [results[0][0].camera], clock=clock, seed=1,
                       sampler_states=off.state())
     assert again.handle(*results[2]).image_key is None  # the day's quota of 2 is spent
+
+
+def test_a_rejected_image_record_still_has_a_time(tmp_path: Path, run: Any) -> None:
+    """An unreadable file has no capture time; the cloud must still be able to place it."""
+    _, site = run
+    bad = tmp_path / "cut.jpg"
+    bad.write_bytes(b"\xff\xd8\xff")
+    result = CameraPipeline(site, site.cameras[0], None).process(bad)
+    assert result.captured_at is None
+    off, box, batcher, clock = _offloader(_policy(), result.camera)
+    off.handle(result, bad)
+    batcher.flush()
+    (_, body), = _drain(box)
+    (record,) = read_batch(body)[1]
+    assert record["ts"] == clock.now.isoformat()
