@@ -22,6 +22,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="train the first stress model on generated crops, export ONNX, quantize INT8",
         add_help=False,
     )
+    for name, text in (
+        ("ingest", "read new raw uploads into the curated Parquet lake (idempotent)"),
+        ("compact", "merge a partition's small Parquet parts"),
+        ("query", "DuckDB SQL or a saved query over the curated datasets"),
+        ("analyse", "per-zone trends and anomalies, camera health, data freshness"),
+        ("fleet", "every site and device from heartbeats, silent ones first"),
+        ("report", "HTML report with plots for agronomists"),
+        ("train", "train the stress model on uploaded crops and labels, INT8, model card"),
+    ):
+        sub.add_parser(name, help=text, add_help=False)
     sub.add_parser("keys", help="create or show release signing keys", add_help=False)
     sub.add_parser("release", help="publish, widen or halt a signed model release",
                    add_help=False)
@@ -30,6 +40,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] == "train-bootstrap":
         return _train_bootstrap(args[1:])
     commands = {
+        "ingest": "cloudjobs.lake.ingest",
+        "compact": "cloudjobs.lake.compact",
+        "query": "cloudjobs.query.cli",
+        "analyse": "cloudjobs.analysis.cli",
+        "fleet": "cloudjobs.fleet.cli",
+        "report": "cloudjobs.report",
+        "train": "cloudjobs.training.train_job",
         "keys": "cloudjobs.release.keys",
         "release": "cloudjobs.release.publish",
         "release-outcomes": "cloudjobs.release.outcomes",
@@ -37,7 +54,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args and args[0] in commands:
         import importlib
 
-        module = importlib.import_module(commands[args[0]])
+        try:
+            module = importlib.import_module(commands[args[0]])
+        except ImportError as exc:
+            extra = "train" if args[0] == "train" else "cloud"
+            print(f"error: cloudjobs {args[0]} needs the '{extra}' extra ({exc}); install "
+                  f"it with: pip install -e '.[{extra}]'", file=sys.stderr)
+            return 2
         return int(module.main(args[1:]))
     parser.parse_args(args)
     parser.print_help(sys.stderr)
