@@ -10,18 +10,18 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from fieldagent.alerts.config import AlertsConfig
-from fieldagent.modelupdate.config import ModelUpdateConfig
-from fieldagent.service.config import ServiceConfig
-from fieldagent.sources.config import SourcesConfig
-from fieldagent.telemetry.config import TelemetryConfig
 from fieldagent.config.base import Section
 from fieldagent.config.loader import load
 from fieldagent.errors import ConfigError
 from fieldagent.inference.config import ModelConfig
+from fieldagent.modelupdate.config import ModelUpdateConfig
 from fieldagent.quality.config import QualityConfig
 from fieldagent.roi.config import SegmentationConfig, Zone, whole_frame_zone
 from fieldagent.roi.zones import expand_zones
+from fieldagent.service.config import ServiceConfig
 from fieldagent.signals.config import SignalsConfig
+from fieldagent.sources.config import SourcesConfig
+from fieldagent.telemetry.config import TelemetryConfig
 from fieldagent.uplink.keys import check_name
 
 
@@ -76,6 +76,13 @@ class InboxSource(Section):
     )
     keep_processed_days: int = Field(
         7, ge=1, le=3650, description="day folders in processed_dir older than this are deleted"
+    )
+    notify: bool = Field(
+        True,
+        description="on Linux, take a file as soon as it is closed after writing or renamed "
+        "into the folder (inotify events) instead of waiting settle_seconds; without "
+        "inotify (other systems, writes from other machines on a network mount) the "
+        "settle rule alone applies",
     )
 
     @field_validator("extensions")

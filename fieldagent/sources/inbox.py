@@ -2,14 +2,23 @@
 
 When is a file finished? Writers differ: some upload under a temporary name and rename
 (``.part``, ``.filepart``, ``.tmp``, ``~``, ``.crdownload``, or a hidden ``.name``), some
-write in place, slowly. Linux cannot tell reliably whether another process still has a
-file open for writing without inotify or fuser-style /proc scans (and FTP servers close
-and reopen on resumed uploads), so **the settle rule is the contract**: a file is taken
-once its size and modification time have not changed across scans for ``settle_seconds``
-of the injected clock. A writer that pauses longer than that mid-file will be taken
-half-written; the pipeline then rejects it as truncated and it is quarantined, not lost.
-Set ``settle_seconds`` above the longest pause the camera's link makes. Settling starts
-at the first scan that sees a file, so after a restart every file waits once more.
+write in place, slowly. Two rules decide, and a file is taken as soon as either holds:
+
+* **File events** (Linux, ``notify: true``, the default; ``notify.py``): a file closed
+  after writing or renamed into the folder is complete at once, so capture-to-alert
+  latency is not held back by ``settle_seconds`` nor by the scan interval (``on_ready``
+  wakes the service). It is taken only if its size and modification time are still those
+  seen at the event, and a JPEG or PNG only if its end marker is there; see ``notify.py``
+  for FTP servers that close and reopen a file.
+* **The settle rule**, always on, and the only rule where there are no events (other
+  systems, files written by other machines on a network mount, the watchdog package
+  missing, the inotify limits reached, files already there at start): a file is taken
+  once its size and modification time have not changed across scans for
+  ``settle_seconds`` of the injected clock. A writer that pauses longer than that
+  mid-file will be taken half-written; the pipeline then rejects it as truncated and it
+  is quarantined, not lost. Set ``settle_seconds`` above the longest pause the camera's
+  link makes. Settling starts at the first scan that sees a file, so after a restart
+  every file waits once more.
 
 Taking a file renames it into ``<inbox>/.taken/`` at once (same folder, so an atomic
 rename). A camera that reuses one file name cannot overwrite a frame still waiting in the
@@ -17,6 +26,10 @@ queue, and frames taken before a crash or restart are offered again by the first
 
 Only regular files directly in the folder count: sub-folders, symbolic links, hidden and
 temporary names, and names outside ``extensions`` are left alone.
+
+``scan`` runs on the service's thread while events arrive on watchdog's inotify thread:
+the marks they share have their own lock, and ``scan`` itself is serialised, so two
+threads scanning at once still get each file once.
 """
 
 from __future__ import annotations
@@ -25,15 +38,19 @@ import getpass
 import logging
 import os
 import shutil
-from collections.abc import Iterable
+import threading
+import weakref
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from fieldagent.sources.clock import Clock, utc
 from fieldagent.sources.errors import InboxUnavailable
 from fieldagent.sources.files import free_name, move_file
+from fieldagent.sources.notify import Completions, InboxEvents, NotifyUnavailable
 from fieldagent.sources.quarantine import Quarantine
 from fieldagent.sources.queue import WorkItem
 
@@ -58,10 +75,21 @@ class _Seen:
 
 
 class InboxWatcher:
-    """Finds finished files in one camera's inbox and disposes of them after analysis."""
+    """Finds finished files in one camera's inbox and disposes of them after analysis.
+
+    ``on_ready`` is called, on watchdog's inotify thread, each time a file becomes
+    complete by a file event: it must be cheap and thread-safe (set an event that wakes
+    the thread that calls ``scan``). ``close`` stops the file events.
+    """
 
     def __init__(
-        self, camera_id: str, cfg: InboxSource, clock: Clock, *, quarantine: Quarantine
+        self,
+        camera_id: str,
+        cfg: InboxSource,
+        clock: Clock,
+        *,
+        quarantine: Quarantine,
+        on_ready: Callable[[], None] | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.cfg = cfg
@@ -70,6 +98,7 @@ class InboxWatcher:
         self.processed = self.folder / cfg.processed_dir
         self._quarantine = quarantine
         self._seen: dict[str, _Seen] = {}
+        self._scan_lock = threading.Lock()
         _ensure_folder(camera_id, self.folder)
         self.taken = self.folder / TAKEN_DIR
         _ensure_folder(camera_id, self.taken)
@@ -78,6 +107,28 @@ class InboxWatcher:
             log.info("camera %s: %d files taken before the last stop are offered again",
                      camera_id, len(self._leftovers))
         self.prune_processed()
+        # the completions hold no reference to self: a dropped watcher can be collected
+        self._completions = Completions(self.folder, partial(_wanted, cfg), on_ready)
+        self.fallback_reason: str | None = "notify is off in the config"
+        self._events = self._start_events() if cfg.notify else None
+
+    @property
+    def events_active(self) -> bool:
+        """True while file events mark finished files (else the settle rule alone)."""
+        events = self._events
+        return events is not None and events.active
+
+    def close(self) -> None:
+        """Stop the file events (the watcher still works, by the settle rule alone).
+
+        Safe to call more than once. A watcher dropped without ``close`` stops its
+        events when it is garbage-collected.
+        """
+        with self._scan_lock:
+            events, self._events = self._events, None
+            self.fallback_reason = "closed"
+        if events is not None:
+            events.close()
 
     def scan(self) -> list[Path]:
         """Files that finished being written, oldest first; each is returned once.
@@ -85,10 +136,15 @@ class InboxWatcher:
         The returned paths are inside ``<inbox>/.taken/``; hand each back to ``finish``
         or ``quarantine``.
         """
-        now = utc(self.clock)
-        leftovers, self._leftovers = self._leftovers, []
-        taken = (self._take(name) for name in self._settled(now))
-        return leftovers + [p for p in taken if p is not None]
+        with self._scan_lock:
+            now = utc(self.clock)
+            leftovers, self._leftovers = self._leftovers, []
+            taken = (self._take(name) for name in self._settled(now))
+            out = leftovers + [p for p in taken if p is not None]
+            if self._events is not None and not self._events.active:
+                self._events.close()  # the folder was gone; it can be listed again
+                self._events = self._start_events()
+            return out
 
     def poll(self) -> list[WorkItem]:
         """``scan`` as queue items; the capture time is left to the pipeline (EXIF, file)."""
@@ -141,17 +197,21 @@ class InboxWatcher:
         return len(old)
 
     def _settled(self, now: datetime) -> list[str]:
-        """Names unchanged for ``settle_seconds``, oldest first; remembers the rest."""
+        """Names complete by a file event or unchanged for ``settle_seconds``, oldest
+        first; remembers the rest."""
+        since = self._completions.generation()
+        listing = self._listing()
+        complete = self._completions.ready(listing, since)
         seen: dict[str, _Seen] = {}
-        for name, size, mtime_ns in self._listing():
+        for name, size, mtime_ns in listing:
             prev = self._seen.get(name)
             unchanged = prev is not None and (prev.size, prev.mtime_ns) == (size, mtime_ns)
-            since = prev.since if prev is not None and unchanged and prev.since <= now else now
-            seen[name] = _Seen(size, mtime_ns, since)
+            start = prev.since if prev is not None and unchanged and prev.since <= now else now
+            seen[name] = _Seen(size, mtime_ns, start)
         self._seen = seen  # files that vanished are forgotten here
         ready = [
             (s.mtime_ns, name) for name, s in seen.items()
-            if (now - s.since).total_seconds() >= self.cfg.settle_seconds
+            if name in complete or (now - s.since).total_seconds() >= self.cfg.settle_seconds
         ]
         return [name for _, name in sorted(ready)]
 
@@ -166,7 +226,7 @@ class InboxWatcher:
             ) from exc
         out = []
         for entry in entries:
-            if not self._wanted(entry.name):
+            if not _wanted(self.cfg, entry.name):
                 continue
             try:
                 if not entry.is_file(follow_symlinks=False):
@@ -177,13 +237,6 @@ class InboxWatcher:
             out.append((entry.name, st.st_size, st.st_mtime_ns))
         return out
 
-    def _wanted(self, name: str) -> bool:
-        if name.startswith(".") or name.endswith(TEMP_SUFFIXES):
-            return False
-        if not self.cfg.extensions:
-            return True
-        return name.rpartition(".")[2].lower() in self.cfg.extensions and "." in name
-
     def _take(self, name: str) -> Path | None:
         """Claim a settled file by renaming it into the taken folder; None if it vanished."""
         self._seen.pop(name, None)
@@ -192,6 +245,30 @@ class InboxWatcher:
         except FileNotFoundError:
             log.info("camera %s: %s vanished before it could be taken", self.camera_id, name)
             return None
+
+
+    def _start_events(self) -> InboxEvents | None:
+        """File events for the inbox, or None (logged once) when they cannot be had."""
+        try:
+            events = InboxEvents.start(self.camera_id, self.folder, self._completions.arrived)
+        except NotifyUnavailable as exc:
+            self.fallback_reason = str(exc)
+            log.warning("camera %s: no file events for the inbox %s: %s; it falls back to "
+                        "polling every scan with the settle time (a file is taken once "
+                        "unchanged for settle_seconds=%g s)", self.camera_id, self.folder,
+                        exc, self.cfg.settle_seconds)
+            return None
+        self.fallback_reason = None
+        weakref.finalize(self, events.close)
+        return events
+
+def _wanted(cfg: InboxSource, name: str) -> bool:
+    """A candidate name: not hidden, not temporary, one of ``extensions`` (if any)."""
+    if name.startswith(".") or name.endswith(TEMP_SUFFIXES):
+        return False
+    if not cfg.extensions:
+        return True
+    return name.rpartition(".")[2].lower() in cfg.extensions and "." in name
 
 
 def _ensure_folder(camera_id: str, folder: Path) -> None:

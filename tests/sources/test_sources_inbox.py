@@ -1,4 +1,8 @@
-"""The inbox watcher on real files: settling, temp names, vanishing files, disposal."""
+"""The inbox watcher on real files: settling, temp names, vanishing files, disposal.
+
+These tests pin the settle rule, so their watchers run with ``notify: false`` (file events
+would take closed files at once); ``test_sources_inbox_notify.py`` tests the events.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ from tests.sources.conftest import FakeClock
 def _watcher(
     tmp_path: Path, clock: FakeClock, quarantine: Quarantine, **cfg: Any
 ) -> InboxWatcher:
-    source = InboxSource(path=str(tmp_path / "inbox"), **cfg)
+    source = InboxSource(path=str(tmp_path / "inbox"), **{"notify": False, **cfg})
     return InboxWatcher("cam1", source, clock, quarantine=quarantine)
 
 
@@ -205,8 +209,8 @@ def test_a_file_that_vanishes_between_scan_and_take_or_finish_is_no_error(
     tmp_path: Path, clock: FakeClock, quarantine: Quarantine
 ) -> None:
     inbox = tmp_path / "inbox"
-    racing = _VanishingWatcher("cam1", InboxSource(path=str(inbox), settle_seconds=0), clock,
-                               quarantine=quarantine)
+    racing = _VanishingWatcher("cam1", InboxSource(path=str(inbox), settle_seconds=0,
+                                                   notify=False), clock, quarantine=quarantine)
     (inbox / "gone.jpg").write_bytes(b"x")
     assert racing.scan() == []
 
