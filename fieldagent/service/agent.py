@@ -146,6 +146,7 @@ class Agent:
         self.queue = FrameQueue(src.queue_size, src.shed)
         self.quarantine = Quarantine(self._path(src.quarantine_path(site.data_dir)),
                                      keep_bytes=src.quarantine_keep_bytes, clock=clock)
+        self.sources_ready = threading.Event()  # set by inotify when a file is complete
         self.inboxes: dict[str, InboxWatcher] = {}
         self.pollers: dict[str, SnapshotPoller] = {}
         self._next_poll: dict[str, datetime] = {}
@@ -153,7 +154,8 @@ class Agent:
             s = cam.source
             if isinstance(s, InboxSource):
                 s = s.model_copy(update={"path": str(self._path(s.path))})
-                self.inboxes[cam.id] = InboxWatcher(cam.id, s, clock, quarantine=self.quarantine)
+                self.inboxes[cam.id] = InboxWatcher(cam.id, s, clock, quarantine=self.quarantine,
+                                                    on_ready=self.sources_ready.set)
             elif isinstance(s, HttpSource):
                 self.pollers[cam.id] = SnapshotPoller(
                     cam.id, s, self.secrets, self._path(src.snapshot_path(site.data_dir)),
@@ -312,6 +314,8 @@ class Agent:
         self.dispatcher.close()
         for poller in self.pollers.values():
             poller.close()
+        for watcher in self.inboxes.values():
+            watcher.close()
         self.batcher.close()
         self.outbox.close()
 

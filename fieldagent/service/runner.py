@@ -56,7 +56,7 @@ class Service:
         self._thread("analysis", self._analyse)
         self._thread("uplink", lambda: a.uploader.run(self.stopping))
         self._thread("alerts", lambda: a.dispatcher.run(self.stopping))
-        self._job(a.poll_sources, svc.scan_interval_seconds, "scan sources")
+        self._thread("sources", lambda: self._scan(svc.scan_interval_seconds))
         self._job(a.housekeeping, svc.housekeeping_interval_seconds, "housekeeping")
         if a.updater is not None:
             self._job(a.poll_model, cfg.model_updates.poll_interval_seconds, "model channel")
@@ -83,6 +83,7 @@ class Service:
         log.info("stopping: finishing the image and upload in progress")
         self.notifier.stopping()
         self.stopping.set()
+        self.agent.sources_ready.set()  # the scan thread exits now, not after its interval
         self._scheduler.shutdown(wait=True)
         deadline = time.monotonic() + self.agent.site.service.stop_timeout_seconds
         for t in self._threads:
@@ -109,6 +110,18 @@ class Service:
             except Exception:
                 log.exception("analysis step failed unexpectedly; the agent carries on")
                 time.sleep(1.0)
+
+    def _scan(self, interval: float) -> None:
+        """Scan the sources every ``interval`` seconds, or at once when inotify says a file
+        is complete (so a new image does not wait for the next scan)."""
+        a = self.agent
+        while not self.stopping.is_set():
+            try:
+                a.poll_sources()
+            except Exception:
+                log.exception("scanning the image sources failed; retrying in %.0f s", interval)
+            a.sources_ready.wait(interval)
+            a.sources_ready.clear()  # a file finished during the next scan wakes the one after
 
     def _watchdog(self) -> None:
         if self.healthy():

@@ -62,7 +62,7 @@ def test_a_signed_release_is_adopted_and_a_tampered_one_refused(tmp_path: Path) 
     assert result is not None and result.results[0].model is not None
     assert result.results[0].model.model_version == "0.2.0"  # the cameras use it at once
     events = [(r["event"], r.get("reason")) for r in _reports(agent, tmp_path)]
-    assert events == [("refused", "bad_signature"), ("installed", None)]
+    assert set(events) == {("refused", "bad_signature"), ("installed", None)}
     agent.close()
 
 
