@@ -34,6 +34,7 @@ from urllib.parse import unquote, urlsplit
 import pyarrow.fs as pafs
 
 from fieldagent.errors import FieldAgentError
+from fieldagent.fsutil import fsync_dir
 
 T = TypeVar("T")
 DEFAULT_STORE = "./fieldagent-demo/cloud"
@@ -171,7 +172,7 @@ class LocalStore:
                 os.fsync(f.fileno())
             written = _link_new(tmp, final) if create_only else _replace(tmp, final)
             if written:
-                _fsync_dir(final.parent)
+                fsync_dir(final.parent)
             return written
         except OSError as exc:
             raise self._error("write", key, exc) from exc
@@ -236,14 +237,6 @@ def _replace(tmp: Path, final: Path) -> bool:
     os.replace(tmp, final)
     return True
 
-
-def _fsync_dir(path: Path) -> None:
-    """Persist the new directory entry: a power cut must not undo a commit."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _prune_empty(folder: Path, root: Path) -> None:

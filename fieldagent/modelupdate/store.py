@@ -37,6 +37,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from fieldagent.fsutil import fsync_dir, write_atomic
 from fieldagent.modelupdate.errors import ModelStoreError
 
 log = logging.getLogger(__name__)
@@ -205,9 +206,9 @@ class ModelStore:
         slot = self.slot_dir(trial.version)
         if slot.exists():  # a leftover of an install cut short before its state was written
             shutil.rmtree(slot)
-        _fsync_dir(staging)  # its files were fsynced as they were written (write_file)
+        fsync_dir(staging)  # its files were fsynced as they were written (write_file)
         os.replace(staging, slot)
-        _fsync_dir(slot.parent)
+        fsync_dir(slot.parent)
         self._save(self._with_event(replace(self._state, trial=trial), now, "installed",
                                     trial.version))
 
@@ -266,16 +267,6 @@ class ModelStore:
         self._state = state
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data``: temp file, fsync, rename, fsync the folder."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
 
 def write_file(path: Path, data: bytes) -> None:
     """Write a new file and fsync it (staging downloads)."""
@@ -284,13 +275,6 @@ def write_file(path: Path, data: bytes) -> None:
         f.flush()
         os.fsync(f.fileno())
 
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _version_key(name: str) -> tuple[int, Version | str]:

@@ -11,6 +11,8 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from fieldagent.fsutil import fsync_dir
+
 log = logging.getLogger(__name__)
 
 
@@ -53,11 +55,3 @@ def prune(qdir: Path, keep_bytes: int) -> int:
                  qdir, removed, keep_bytes)
     return removed
 
-
-def fsync_dir(directory: Path) -> None:
-    """Make renames/creations in ``directory`` durable (POSIX needs the directory synced)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

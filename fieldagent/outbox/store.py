@@ -10,7 +10,6 @@ locked file) are raised as they are: moving the file would not fix them.
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import logging
 import os
@@ -20,6 +19,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
+from fieldagent.fsutil import try_lock, unlock
 from fieldagent.outbox.model import OutboxError, OutboxLocked
 from fieldagent.outbox.quarantine import move_into
 
@@ -202,18 +202,14 @@ def database_bytes(path: Path) -> int:
 
 def lock_directory(directory: Path) -> int:
     """Take an exclusive lock on the outbox directory; the kernel drops it if we die."""
-    fd = os.open(directory / "outbox.lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+    fd = try_lock(directory / "outbox.lock")
+    if fd is None:
         raise OutboxLocked(
             f"another process has the outbox in {directory} open; only one fieldagent "
             "process may own an outbox (stop the other one or give this one its own directory)"
-        ) from None
+        )
     return fd
 
 
 def unlock_directory(fd: int) -> None:
-    fcntl.flock(fd, fcntl.LOCK_UN)
-    os.close(fd)
+    unlock(fd)

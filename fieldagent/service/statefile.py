@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from fieldagent.fsutil import write_atomic
+
 log = logging.getLogger(__name__)
 
 
@@ -40,15 +42,5 @@ class StateFile:
 
     def save(self, state: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
         data = json.dumps(state, sort_keys=True, default=str, separators=(",", ":"))
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
-        fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_atomic(self.path, data.encode("utf-8"))

@@ -18,7 +18,6 @@ never crash-loops on it. One process owns a store: a second opener gets ``SinkSt
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldagent.alerts.rules import Alert
+from fieldagent.fsutil import try_lock, unlock
 from fieldagent.outbox.quarantine import move_into, stamp
 from fieldagent.outbox.store import Database, connect, is_corruption
 from fieldagent.sinks.errors import SinkError
@@ -137,13 +137,13 @@ class DeliveryStore:
         try:
             self._db = _open_or_heal(path, now)
         except BaseException:
-            _unlock(self._lock_fd)
+            unlock(self._lock_fd)
             raise
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
-            _unlock(self._lock_fd)
+            unlock(self._lock_fd)
 
     def add(
         self,
@@ -352,18 +352,10 @@ def _open_or_heal(path: Path, now: datetime) -> Database:
 
 def _take_lock(path: Path) -> int:
     lock_path = path.with_name(path.name + ".lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+    fd = try_lock(lock_path)
+    if fd is None:
         raise SinkStoreLocked(
             f"another process is delivering alerts from {path}; only one fieldagent process "
             "may own it (stop the other one or give this one its own data_dir)"
-        ) from None
+        )
     return fd
-
-
-def _unlock(fd: int) -> None:
-    fcntl.flock(fd, fcntl.LOCK_UN)
-    os.close(fd)

@@ -13,6 +13,10 @@ import os
 import shutil
 from pathlib import Path
 
+from fieldagent.fsutil import fsync_dir, write_atomic
+
+__all__ = ["free_name", "fsync_dir", "move_file", "write_atomic"]
+
 
 def free_name(directory: Path, name: str, companion_suffixes: tuple[str, ...] = ()) -> str:
     """``name``, or ``stem-1.ext``, ``stem-2.ext``... : the first one not used in ``directory``.
@@ -60,21 +64,3 @@ def _copy_across(src: Path, dest: Path) -> None:
     src.unlink()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see all of it or nothing."""
-    tmp = path.with_name(f".{path.name}.part")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make renames and creations in ``directory`` durable (POSIX needs the folder synced)."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

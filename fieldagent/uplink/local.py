@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
+from fieldagent.fsutil import fsync_dir
 from fieldagent.uplink.errors import (
     PayloadCorrupt,
     UplinkError,
@@ -197,7 +198,7 @@ class LocalTransport:
                 code="KeyCollision",
             )
         if created:
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
             sidecar = {"content_type": content_type, "metadata": meta}
             meta_dir = self._ensure_dir(self.root / ".meta" / final.parent.relative_to(self.root))
             self._write_atomic(meta_dir / (final.name + ".json"), json.dumps(sidecar).encode())
@@ -280,7 +281,7 @@ class LocalTransport:
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
         self._write_file(tmp, data)
         os.replace(tmp, path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
 
     @staticmethod
     def _write_file(path: Path, data: bytes) -> None:
@@ -334,14 +335,6 @@ def _link_no_replace(src: Path, dst: Path) -> bool:
     os.replace(src, dst)
     return True
 
-
-def _fsync_dir(path: Path) -> None:
-    """Persist a directory entry so a power cut does not lose a just-linked file."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _digests(data: bytes) -> tuple[str, str]:

@@ -56,12 +56,12 @@ def test_a_leftover_tmp_file_is_ignored(tmp_path: Path) -> None:
     store = ModelStore.open(tmp_path)
     _commit(store, "0.2.0")
     # a power cut while writing the next state: the torn temp file must not count
-    (tmp_path / (STATE_FILE + ".tmp")).write_text('{"current": "9.9.9", "prev')
+    (tmp_path / f".{STATE_FILE}.tmp").write_text('{"current": "9.9.9", "prev')
     again = ModelStore.open(tmp_path)
     assert again.state.current == "0.2.0"
     _commit(again, "0.3.0")  # and the next write replaces the leftover
     assert read_state(tmp_path).current == "0.3.0"
-    assert not (tmp_path / (STATE_FILE + ".tmp")).exists()
+    assert not (tmp_path / f".{STATE_FILE}.tmp").exists()
 
 
 def test_an_unreadable_state_is_moved_aside_and_the_packaged_model_runs(tmp_path: Path) -> None:
