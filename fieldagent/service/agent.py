@@ -175,7 +175,7 @@ class Agent:
             sid, {c.id: c.silent_after_minutes for c in site.cameras}, self.started_at)
         self._restore(saved)
         self._next_heartbeat = self.started_at
-        self._next_model_poll = self.started_at
+        self._next_state_save = self.started_at
         self.last_tick: datetime | None = None
         self.active_alerts: dict[str, Alert] = {
             k: _alert_from_dict(d) for k, d in (saved.get("active_alerts") or {}).items()}
@@ -257,7 +257,8 @@ class Agent:
                 seconds=self.site.telemetry.heartbeat_interval_seconds)
         for watcher in self.inboxes.values():
             watcher.prune_processed()
-        self.save_state()
+        if now >= self._next_state_save:
+            self.save_state()
 
     def heartbeat(self, now: datetime | None = None) -> str:
         """Put one heartbeat into the outbox; returns its object key."""
@@ -287,6 +288,8 @@ class Agent:
 
     # -- state -------------------------------------------------------------------------------
     def save_state(self) -> None:
+        self._next_state_save = self.clock() + timedelta(
+            seconds=self.site.service.state_save_seconds)
         with self._lock:
             state = {
                 "version": 1,

@@ -17,6 +17,11 @@ class ServiceConfig(Section):
         10.0, ge=1.0, le=3600.0,
         description="batches, heartbeats, silent cameras, self-alerts, state saved to disk",
     )
+    state_save_seconds: float = Field(
+        60.0, ge=1.0, le=3600.0,
+        description="how often baselines and alert state are written to disk (and at stop); "
+        "each write is fsynced, so not every housekeeping round on an SD card",
+    )
     stop_timeout_seconds: float = Field(
         30.0, ge=1.0, le=600.0,
         description="on SIGTERM, wait this long for the image and upload in progress",
