@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shutil
 import sys
 import threading
@@ -110,6 +111,9 @@ def run_demo(args: argparse.Namespace) -> int:
     from fieldagent.service.agent import Agent
     from fieldagent.service.status import collect, render
 
+    # The summary tells the story; the agent's own alert log lines would repeat it.
+    logging.getLogger("fieldagent.service.agent").setLevel(logging.ERROR)
+    logging.getLogger("fieldagent.sinks").setLevel(logging.WARNING)
     work = Path(args.workdir).resolve()
     for old in ("data", "cloud", "inbox", "annotated"):  # a demo starts from a clean slate
         shutil.rmtree(work / old, ignore_errors=True)

@@ -161,7 +161,7 @@ class AlertDispatcher:
         if added:
             held = f", held by quiet hours until {due.astimezone(self._zone):%H:%M}" if (
                 due > now) else ""
-            log.info("alert %s (%s) queued for %s%s", alert.key, alert.state,
+            log.debug("alert %s (%s) queued for %s%s", alert.key, alert.state,
                      ", ".join(added), held)
             self._wake.set()
 

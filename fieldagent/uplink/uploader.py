@@ -298,7 +298,10 @@ class Uploader:
                    part: int | None = None) -> StepResult:
         self._outbox.ack(item.id, now=self._clock())
         how = "uploaded" if created else "already there (an earlier attempt got through)"
-        log.info("uplink: %s %s %s (%d bytes)", item.kind, item.key, how, item.size)
+        # one line per object is noise at a busy site (status and heartbeats count them);
+        # an object an earlier attempt already delivered is worth seeing.
+        log.log(logging.DEBUG if created else logging.INFO, "uplink: %s %s %s (%d bytes)",
+                item.kind, item.key, how, item.size)
         return _result("sent", item, nbytes=nbytes, part=part, created=created)
 
     # -- failures ----------------------------------------------------------------------
