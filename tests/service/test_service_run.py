@@ -80,7 +80,7 @@ def test_run_serves_alerts_metrics_and_stops_cleanly_on_sigterm(
 
         inbox = tmp_path / "inbox" / "bench-a"
         for _, src in camera_day(tmp_path)[:11]:  # the chlorosis episode raises by frame 9
-            shutil.copy(src, inbox / src.name)
+            shutil.copyfile(src, inbox / src.name)  # as a camera writes: no chmod after close
         wait_until(lambda: len(receiver.requests) >= 1, timeout=90)
         hook = json.loads(receiver.requests[0].body)
         assert hook["state"] == "raised" and hook["camera"] == "bench-a"
