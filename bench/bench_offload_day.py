@@ -32,7 +32,7 @@ from pathlib import Path
 
 from fieldagent.config.loader import validate
 from fieldagent.config.site import SiteConfig
-from fieldagent.demo import START, plans, site_config
+from fieldagent.demo import START, SimClock, plans, site_config
 from fieldagent.inference.session import StressModel
 from fieldagent.offload import Offloader
 from fieldagent.outbox import SqliteOutbox
@@ -48,17 +48,6 @@ from fieldagent.uplink.uploader import Uploader
 SITE = "demo-greenhouse"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
 class Offload:
     """Everything one policy would send for the day, through the agent's own ``Offloader``
     (records, alerts with evidence, sampled images), a real outbox and the uploader."""
@@ -68,7 +57,7 @@ class Offload:
         policy_name, _, level = spec.partition(":")
         self.policy = p = load_policy(policy_name)
         overrides = DegradePlanner(p).overrides(DegradeState(level=int(level or 0)))
-        self.clock = Clock()
+        self.clock = SimClock()
         self.box = SqliteOutbox(work / "outbox", limits=p.outbox_limits(), clock=self.clock)
         self.batcher = SignalBatcher(p.batching, SITE, self.clock, outbox=self.box,
                                      journal=RecordJournal(work / "outbox" / "signals.db"),

@@ -123,7 +123,7 @@ def run_demo(args: argparse.Namespace) -> int:
     phone = GrowerPhone()
     try:
         config = write_demo_config(work, cams, phone.url)
-        clock = _SimClock(START)
+        clock = SimClock(START)
         agent = Agent(load_site_config(config), base_dir=work, clock=clock, sleep=clock.sleep)
         _say(f"fieldagent demo: {len(cams)} cameras x {frames} images ({args.hours:g} h "
              f"simulated, one every {args.interval:g} min) through the agent in {work}/")
@@ -145,7 +145,7 @@ def run_demo(args: argparse.Namespace) -> int:
                         write_annotations(result, work / "annotated" / result.camera)
                 agent.housekeeping()
                 agent.deliver_alerts()
-                _upload_what_may_go(agent)
+                upload_what_may_go(agent)
         agent.batcher.flush()
         agent.uploader.run_until_idle()  # the night window for images, on the simulated clock
         agent.deliver_alerts()
@@ -205,8 +205,10 @@ class GrowerPhone:
         self.server.server_close()
 
 
-class _SimClock:
-    def __init__(self, start: datetime) -> None:
+class SimClock:
+    """A simulated clock for the agent (demo, benchmarks, tests): ``sleep`` advances it."""
+
+    def __init__(self, start: datetime = START) -> None:
         self.now = start
 
     def __call__(self) -> datetime:
@@ -216,7 +218,7 @@ class _SimClock:
         self.now += timedelta(seconds=seconds)
 
 
-def _upload_what_may_go(agent: Any) -> None:
+def upload_what_may_go(agent: Any) -> None:
     """Upload steps until the uploader would wait (a window, a rate cap): the service's
     uplink thread does this continuously; here the simulated clock moves between images."""
     from fieldagent.uplink.scheduler import BUSY

@@ -6,7 +6,6 @@ reported, and a query finds the planted zone."""
 from __future__ import annotations
 
 import gzip
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,9 +15,9 @@ from cloudjobs.lake.ingest import run_ingest
 from cloudjobs.query.engine import Lake
 from cloudjobs.store import LocalStore
 from fieldagent.config.site import load_site_config
+from fieldagent.demo import upload_what_may_go
 from fieldagent.service.agent import Agent
-from fieldagent.uplink.scheduler import BUSY
-from tests.service.conftest import SimClock, camera_day, write_site
+from tests.service.conftest import SimClock, camera_day, drop_and_run, write_site
 
 NOW = datetime(2026, 6, 2, 12, tzinfo=UTC)
 
@@ -35,17 +34,9 @@ def _run_site(root: Path, site: str, camera: int, cloud: Path) -> int:
     inbox = root / "inbox" / cam
     zones = 0
     for ts, src in camera_day(root, frames=10, camera=camera):
-        clock.now = ts
-        shutil.copy(src, inbox / src.name)
-        agent.poll_sources()
-        clock.sleep(1)
-        agent.poll_sources()
-        while (r := agent.process_next()) is not None:
-            zones += len(r.results)
-        agent.housekeeping()
+        zones += sum(len(r.results) for r in drop_and_run(agent, clock, ts, src, inbox))
     agent.batcher.flush()
-    while agent.upload_step().action in BUSY:
-        pass
+    upload_what_may_go(agent)
     agent.close()
     return zones
 

@@ -1,8 +1,9 @@
-"""Fixtures for the service tests: a site on disk (inbox folders, a local-folder uplink, a
-real webhook receiver and SMTP server on loopback) and a simulated clock."""
+"""Fixtures and helpers for the service tests: a site on disk (inbox folders, a local-folder
+uplink, a real webhook receiver and SMTP server on loopback) and a simulated clock."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -11,23 +12,30 @@ from typing import Any
 import pytest
 import yaml
 
-from fieldagent.demo import START, plans, site_config
+from fieldagent.demo import START, SimClock, plans, site_config, upload_what_may_go
+from fieldagent.pipeline import ImageResult
+from fieldagent.service.agent import Agent
 from fieldagent.synth import save_jpeg, series
 from tests.sinks.servers import Mailbox, Receiver, SmtpServer
 from tests.support.seaweed import SeaweedS3, run_seaweed
 
 
-class SimClock:
-    """The agent's only source of time in these tests; ``sleep`` advances it."""
-
-    def __init__(self, start: datetime = START) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+def drop_and_run(agent: Agent, clock: SimClock, when: datetime, src: Path,
+                 inbox: Path) -> list[ImageResult]:
+    """One camera image arriving at ``when``: the file lands in the inbox, and the agent
+    takes it, analyses it, does its chores, delivers alerts and uploads what may go now."""
+    clock.now = when
+    shutil.copy(src, inbox / src.name)
+    agent.poll_sources()
+    clock.sleep(1)  # settle_seconds 0 still needs two scans to see the file unchanged
+    agent.poll_sources()
+    results = []
+    while (r := agent.process_next()) is not None:
+        results.append(r)
+    agent.housekeeping()
+    agent.deliver_alerts()
+    upload_what_may_go(agent)
+    return results
 
 
 @pytest.fixture(autouse=True)

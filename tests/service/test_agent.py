@@ -13,10 +13,10 @@ from pathlib import Path
 from PIL import Image
 
 from fieldagent.config.site import load_site_config
+from fieldagent.demo import upload_what_may_go
 from fieldagent.service.agent import Agent
 from fieldagent.service.status import collect, render
-from fieldagent.uplink.uploader import BUSY
-from tests.service.conftest import SimClock, camera_day, write_site
+from tests.service.conftest import SimClock, camera_day, drop_and_run, write_site
 from tests.sinks.servers import Mailbox, Receiver, SmtpServer
 
 
@@ -25,26 +25,8 @@ def _agent(config: Path, clock: SimClock) -> Agent:
                  sleep=clock.sleep)
 
 
-def _upload_now(agent: Agent) -> None:
-    """Send what may go now (no waiting through windows: that would move the clock)."""
-    while agent.upload_step().action in BUSY:
-        pass
-
-
 def _feed(agent: Agent, clock: SimClock, images: list, inbox: Path) -> list:
-    results = []
-    for ts, src in images:
-        clock.now = ts
-        shutil.copy(src, inbox / src.name)
-        agent.poll_sources()
-        clock.sleep(1)
-        agent.poll_sources()
-        while (r := agent.process_next()) is not None:
-            results.append(r)
-        agent.housekeeping()
-        agent.deliver_alerts()
-        _upload_now(agent)
-    return results
+    return [r for ts, src in images for r in drop_and_run(agent, clock, ts, src, inbox)]
 
 
 def _cloud(tmp_path: Path, kind: str) -> list[Path]:
@@ -82,7 +64,7 @@ def test_images_in_the_inbox_become_alerts_and_uploads(
         if a.get("evidence"):
             assert (tmp_path / "cloud" / a["evidence"]).is_file()
     agent.batcher.flush()
-    _upload_now(agent)
+    upload_what_may_go(agent)
     assert _cloud(tmp_path, "signals") and _cloud(tmp_path, "heartbeat")
     beat = json.loads(_cloud(tmp_path, "heartbeat")[-1].read_bytes())
     assert beat["site"] == "test-site" and beat["device"] == "box-1"

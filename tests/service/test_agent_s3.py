@@ -6,18 +6,15 @@ reaches the bucket exactly once."""
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from fieldagent.config.site import load_site_config
 from fieldagent.outbox.batching import read_batch
 from fieldagent.service.agent import Agent
-from fieldagent.uplink.scheduler import BUSY
-from tests.service.conftest import SimClock, camera_day, write_site
+from tests.service.conftest import SimClock, camera_day, drop_and_run, write_site
 from tests.sinks.servers import Mailbox, Receiver, SmtpServer
 from tests.support.proxy import PoorLink
 from tests.support.seaweed import SeaweedS3
@@ -33,22 +30,6 @@ def _objects(s3: SeaweedS3, bucket: str) -> dict[str, bytes]:
             out[obj["Key"]] = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
     return out
 
-
-def _step(agent: Agent, clock: SimClock, ts: Any, src: Path, inbox: Path) -> list[Any]:
-    clock.now = ts
-    shutil.copy(src, inbox / src.name)
-    agent.poll_sources()
-    clock.sleep(1)
-    agent.poll_sources()
-    results = []
-    while (r := agent.process_next()) is not None:
-        results.append(r)
-    agent.housekeeping()
-    agent.deliver_alerts()
-    for _ in range(1000):
-        if agent.upload_step().action not in BUSY:
-            break
-    return results
 
 
 def test_inbox_to_s3_and_grower_through_an_outage(
@@ -79,7 +60,7 @@ def test_inbox_to_s3_and_grower_through_an_outage(
         link.cut_all()
         results = []
         for ts, src in images[:10]:
-            results += _step(agent, clock, ts, src, inbox)
+            results += drop_and_run(agent, clock, ts, src, inbox)
         assert _objects(service_s3, bucket) == {}
         fog = [a for r in results for a in r.alerts if a.rule == "camera-fogged"]
         assert [a.state for a in fog] == ["raised", "resolved"], fog
@@ -95,7 +76,7 @@ def test_inbox_to_s3_and_grower_through_an_outage(
 
         link.refuse_new = False  # back online
         for ts, src in images[10:]:
-            results += _step(agent, clock, ts, src, inbox)
+            results += drop_and_run(agent, clock, ts, src, inbox)
         agent.batcher.flush()
         agent.uploader.run_until_idle()  # waits out the retry backoff on the sim clock
         agent.close()
