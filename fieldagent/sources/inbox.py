@@ -11,7 +11,7 @@ write in place, slowly. Two rules decide, and a file is taken as soon as either 
   seen at the event, and a JPEG or PNG only if its end marker is there; see ``notify.py``
   for FTP servers that close and reopen a file.
 * **The settle rule**, always on, and the only rule where there are no events (other
-  systems, files written by other machines on a network mount, the watchdog package
+  systems, files written by other machines on a network mount, the inotify_simple package
   missing, the inotify limits reached, files already there at start): a file is taken
   once its size and modification time have not changed across scans for
   ``settle_seconds`` of the injected clock. A writer that pauses longer than that
@@ -27,7 +27,7 @@ queue, and frames taken before a crash or restart are offered again by the first
 Only regular files directly in the folder count: sub-folders, symbolic links, hidden and
 temporary names, and names outside ``extensions`` are left alone.
 
-``scan`` runs on the service's thread while events arrive on watchdog's inotify thread:
+``scan`` runs on the service's thread while events arrive on the shared inotify reader thread:
 the marks they share have their own lock, and ``scan`` itself is serialised, so two
 threads scanning at once still get each file once.
 """
@@ -77,7 +77,7 @@ class _Seen:
 class InboxWatcher:
     """Finds finished files in one camera's inbox and disposes of them after analysis.
 
-    ``on_ready`` is called, on watchdog's inotify thread, each time a file becomes
+    ``on_ready`` is called, on the shared inotify reader thread, each time a file becomes
     complete by a file event: it must be cheap and thread-safe (set an event that wakes
     the thread that calls ``scan``). ``close`` stops the file events.
     """

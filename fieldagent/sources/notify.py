@@ -7,15 +7,17 @@ closed it) and ``IN_MOVED_TO`` (a file written under a temporary name, here or i
 folder of the same file system, was renamed into the inbox). Either marks the file
 complete at once; ``scan`` takes marked files without waiting.
 
-Why watchdog's ``InotifyFD`` and not its ``Observer``: the Observer holds every
+Why ``inotify_simple`` and not watchdog's ``Observer``: the Observer holds every
 ``IN_MOVED_FROM`` for 0.5 s to pair it with an ``IN_MOVED_TO``, and events behind it wait
 too (watchdog issue #649). Each take renames a file out of the inbox into ``.taken/``,
 which is such an event, so the next camera file closed within half a second would be
-reported half a second late: the whole latency budget. ``InotifyFD`` is watchdog's inotify
-binding one layer down (the inotify instance, its reader thread, event parsing, queue
-overflow): we ask it for ``IN_CLOSE_WRITE | IN_MOVED_TO`` on the inbox only, so our own
-takes raise no event at all. All watchers share watchdog's one inotify instance and thread
-(``InotifyFD.get_instance``), so cameras cost one inotify watch each, not a thread each.
+reported half a second late: the whole latency budget. watchdog's lower layer
+(``watchdog.observers.inotify_c``) avoids that but is a private module whose types change
+in patch releases. ``inotify_simple`` is a documented, dependency-free binding of the
+kernel calls themselves (``inotify_init1``, ``inotify_add_watch``, ``read``): we ask for
+``IN_CLOSE_WRITE | IN_MOVED_TO`` on the inbox only, so our own takes raise no event at
+all. All watchers share one inotify instance and one reader thread (``_Watches``), so
+cameras cost one inotify watch each, not a thread each.
 
 A mark remembers the file's size and modification time when the event came. ``scan``
 takes a marked file only while both are unchanged: an FTP server that closes and reopens
@@ -29,6 +31,7 @@ as truncated and it is quarantined, not lost.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -38,10 +41,7 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from watchdog.observers.inotify_c import CallbackId, InotifyEvent, InotifyFD, WatchDescriptor
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +151,105 @@ def looks_whole(path: Path, size: int) -> bool:
     return True
 
 
+class _Watcher(Protocol):
+    """What the shared reader calls, on its thread, for one watch."""
+
+    def on_event(self, name: str) -> None: ...
+    def on_watch_deleted(self) -> None: ...
+    def on_queue_overflow(self) -> None: ...
+
+
+class _Watches:
+    """One inotify instance and one daemon reader thread for the whole process.
+
+    Several watchers may watch the same folder: the kernel gives them one watch
+    descriptor, removed when the last of them leaves. Callbacks run on the reader thread
+    in the kernel's order, outside the lock, so a slow callback delays later events
+    (and lets the kernel queue overflow) but never blocks ``add`` or ``remove``.
+    """
+
+    _instance: _Watches | None = None
+    _instance_lock = threading.Lock()
+
+    def __init__(self, inotify_simple: Any) -> None:
+        self._mod = inotify_simple
+        self._inotify = inotify_simple.INotify()
+        self._lock = threading.Lock()
+        self._by_wd: dict[int, dict[int, _Watcher]] = {}
+        thread = threading.Thread(target=self._read_forever, name="inotify-reader",
+                                  daemon=True)
+        thread.start()
+
+    @classmethod
+    def get(cls) -> _Watches:
+        """The process's shared instance; raises ``NotifyUnavailable`` saying why not."""
+        with cls._instance_lock:
+            if cls._instance is None:
+                try:
+                    import inotify_simple
+                except ImportError:
+                    raise NotifyUnavailable(
+                        "the inotify_simple package is not installed") from None
+                try:
+                    cls._instance = cls(inotify_simple)
+                except OSError as exc:
+                    raise NotifyUnavailable(_why(exc)) from exc
+            return cls._instance
+
+    def add(self, folder: Path, watcher: _Watcher) -> int:
+        """Watch ``folder`` for finished files on behalf of ``watcher``; its descriptor."""
+        f = self._mod.flags
+        mask = f.CLOSE_WRITE | f.MOVED_TO | f.ONLYDIR | f.EXCL_UNLINK
+        with self._lock:  # held across the call: no event for a new wd goes unclaimed
+            wd = int(self._inotify.add_watch(folder, mask))
+            self._by_wd.setdefault(wd, {})[id(watcher)] = watcher
+        return wd
+
+    def remove(self, wd: int, watcher: _Watcher) -> None:
+        """Stop passing events to ``watcher``; the kernel watch ends with its last one."""
+        with self._lock:
+            watchers = self._by_wd.get(wd)
+            if watchers is None or watchers.pop(id(watcher), None) is None:
+                return
+            if watchers:
+                return
+            del self._by_wd[wd]
+            # OSError: the kernel dropped it already (folder gone), IN_IGNORED follows
+            with contextlib.suppress(OSError):
+                self._inotify.rm_watch(wd)
+
+    def _read_forever(self) -> None:
+        while True:
+            try:
+                events = self._inotify.read()
+            except OSError as exc:  # never expected; say so rather than die silently
+                log.error("reading file events failed (%s); inboxes fall back to the "
+                          "settle rule", exc)
+                return
+            for event in events:
+                self._dispatch(event.wd, event.mask, event.name)
+
+    def _dispatch(self, wd: int, mask: int, name: str) -> None:
+        f = self._mod.flags
+        with self._lock:
+            if mask & f.Q_OVERFLOW:
+                targets = [w for ws in self._by_wd.values() for w in ws.values()]
+            elif mask & f.IGNORED:
+                targets = list(self._by_wd.pop(wd, {}).values())
+            else:
+                targets = list(self._by_wd.get(wd, {}).values())
+        for watcher in targets:
+            try:
+                if mask & f.Q_OVERFLOW:
+                    watcher.on_queue_overflow()
+                elif mask & f.IGNORED:
+                    watcher.on_watch_deleted()
+                elif not mask & f.ISDIR:  # a folder closed or moved in is no camera file
+                    watcher.on_event(name)
+            except Exception:  # one inbox's failure must not end every inbox's events
+                log.exception("a file event handler failed; events go on")
+
+
 class InboxEvents:
     """An inotify watch on one folder (not its sub-folders) that passes on the names of
     files closed after writing or moved in. Build it with ``start``; ``close`` ends it."""
@@ -160,9 +259,8 @@ class InboxEvents:
         self.folder = folder
         self._arrived = arrived
         self._lock = threading.Lock()
-        self._fd: InotifyFD | None = None
-        self._wd: WatchDescriptor | None = None
-        self._cid: CallbackId | None = None
+        self._watches: _Watches | None = None
+        self._wd: int | None = None
 
     @classmethod
     def start(
@@ -171,26 +269,14 @@ class InboxEvents:
         """Watch ``folder``; raises ``NotifyUnavailable`` saying why it cannot."""
         if not sys.platform.startswith("linux"):
             raise NotifyUnavailable(f"inotify exists on Linux only, this is {sys.platform}")
-        try:
-            from watchdog.observers import inotify_c
-        except ImportError:
-            raise NotifyUnavailable("the watchdog package is not installed") from None
-        except Exception as exc:  # watchdog's UnsupportedLibcError: no inotify in libc
-            raise NotifyUnavailable(f"inotify cannot be used here ({exc})") from exc
+        watches = _Watches.get()
         events = cls(camera_id, folder, arrived)
-        c = inotify_c.InotifyConstants
-        mask = inotify_c.Mask(c.IN_CLOSE_WRITE | c.IN_MOVED_TO | c.IN_ONLYDIR | c.IN_EXCL_UNLINK)
         try:
-            fd = inotify_c.InotifyFD.get_instance()
-            cid = inotify_c.CallbackId(id(events))
             with events._lock:
-                events._wd = fd.add_callback(os.fsencode(folder), mask, events, cid)
-                events._fd, events._cid = fd, cid
+                events._wd = watches.add(folder, events)
+                events._watches = watches
         except OSError as exc:
             raise NotifyUnavailable(_why(exc)) from exc
-        except AttributeError as exc:  # another watchdog major version moved its binding
-            raise NotifyUnavailable(f"this watchdog version lacks InotifyFD ({exc}); "
-                                    "the agent needs watchdog 7") from exc
         fs_type = network_mount(folder)
         if fs_type is not None:
             log.warning("camera %s: the inbox %s is on a %s network mount: files written "
@@ -208,21 +294,14 @@ class InboxEvents:
     def close(self) -> None:
         """Stop watching; safe to call more than once."""
         with self._lock:
-            fd, wd, cid = self._fd, self._wd, self._cid
-            self._fd = self._wd = None
-        if fd is not None and wd is not None and cid is not None:
-            try:
-                fd.remove_callbacks([(wd, cid)])
-            except OSError as exc:
-                log.debug("camera %s: removing the inotify watch on %s: %s",
-                          self.camera_id, self.folder, exc)
+            watches, wd = self._watches, self._wd
+            self._watches = self._wd = None
+        if watches is not None and wd is not None:
+            watches.remove(wd, self)
 
-    # -- watchdog's WatchCallback protocol, called on its inotify thread ---------------------
-    def on_event(self, event: InotifyEvent) -> None:
+    # -- called by _Watches on the shared reader thread ----------------------------------
+    def on_event(self, name: str) -> None:
         """Pass on a finished file's name. Never raises: that would end the shared thread."""
-        if event.is_directory or not (event.is_close_write or event.is_moved_to):
-            return
-        name = os.fsdecode(event.name)
         try:
             self._arrived(name)
         except Exception:
@@ -230,12 +309,12 @@ class InboxEvents:
                           "is still taken, by the next scan or by the settle rule",
                           self.camera_id, name, self.folder)
 
-    def on_watch_deleted(self, wd: WatchDescriptor) -> None:
+    def on_watch_deleted(self) -> None:
         """The kernel dropped the watch: the folder was deleted, moved or unmounted."""
         with self._lock:
-            if self._wd != wd:
+            if self._wd is None:
                 return
-            self._fd = self._wd = None
+            self._watches = self._wd = None
         log.warning("camera %s: the inbox %s was removed or unmounted, so its file events "
                     "stopped; files are found by polling every scan with the settle time "
                     "until the next scan that can list the folder watches it again",

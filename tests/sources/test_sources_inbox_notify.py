@@ -3,7 +3,7 @@
 Each watcher here waits ``settle_seconds: 60`` on a clock that never moves unless the test
 moves it, so a file taken at once was taken because of its event, never by settling.
 To show an event did *not* arrive without sleeping, ``drain`` writes a file into another
-watched folder and waits for it: every inbox shares watchdog's one inotify instance and
+watched folder and waits for it: every inbox shares one inotify instance and
 reader thread, which handle the kernel's events in order, so by then every earlier event
 has been handled.
 """
@@ -342,7 +342,7 @@ def test_events_lost_to_a_queue_overflow_leave_files_to_the_settle_rule(
     ready = Ready()
     release = threading.Event()
 
-    def on_ready() -> None:  # holds watchdog's reader thread so the kernel queue fills
+    def on_ready() -> None:  # holds the inotify reader thread so the kernel queue fills
         ready()
         release.wait(DEADLINE)
 
@@ -366,9 +366,9 @@ def test_events_lost_to_a_queue_overflow_leave_files_to_the_settle_rule(
     w.close()
 
 
-_WITHOUT_WATCHDOG = """
+_WITHOUT_INOTIFY_SIMPLE = """
 import logging, sys
-sys.modules["watchdog"] = None  # as on a device where the package is not installed
+sys.modules["inotify_simple"] = None  # as on a device where the package is not installed
 from datetime import UTC, datetime
 from pathlib import Path
 from fieldagent.config.site import InboxSource
@@ -383,17 +383,17 @@ print(w.events_active, [p.name for p in w.scan() + w.scan()])
 """
 
 
-def test_without_watchdog_the_inbox_falls_back_to_polling_and_says_so_once(
+def test_without_inotify_simple_the_inbox_falls_back_to_polling_and_says_so_once(
     tmp_path: Path,
 ) -> None:
     out = subprocess.run(
-        [sys.executable, "-c", _WITHOUT_WATCHDOG, str(tmp_path / "inbox")],
+        [sys.executable, "-c", _WITHOUT_INOTIFY_SIMPLE, str(tmp_path / "inbox")],
         capture_output=True, text=True, timeout=60, check=True,
     )
     assert out.stdout.split() == ["False", "['a.jpg']"]
     warnings = [line for line in out.stderr.splitlines() if "falls back to polling" in line]
     assert len(warnings) == 1
-    assert "cam1" in warnings[0] and "watchdog package is not installed" in warnings[0]
+    assert "cam1" in warnings[0] and "inotify_simple package is not installed" in warnings[0]
     assert "settle_seconds=0 s" in warnings[0]
 
 
