@@ -58,8 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             module = importlib.import_module(commands[args[0]])
         except ImportError as exc:
             extra = "train" if args[0] == "train" else "cloud"
-            print(f"error: cloudjobs {args[0]} needs the '{extra}' extra ({exc}); install "
-                  f"it with: pip install -e '.[{extra}]'", file=sys.stderr)
+            print(missing_extra(f"cloudjobs {args[0]}", extra, exc), file=sys.stderr)
             return 2
         return int(module.main(args[1:]))
     parser.parse_args(args)
@@ -71,13 +70,24 @@ def _train_bootstrap(argv: list[str]) -> int:
     try:
         from cloudjobs.training.bootstrap import main as bootstrap
     except ImportError as exc:
-        print(
-            f"error: training needs the 'train' extra ({exc}); "
-            "install it with: pip install -e '.[train]'",
-            file=sys.stderr,
-        )
+        print(missing_extra("cloudjobs train-bootstrap", "train", exc), file=sys.stderr)
         return 2
     return bootstrap(argv)
+
+
+TORCH_CPU = (
+    "PyTorch's CPU build first (a plain 'pip install torch', or torch==2.13.0 from PyPI, "
+    "pulls the CUDA build: gigabytes of nvidia packages):\n"
+    "  pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu\n"
+)
+
+
+def missing_extra(command: str, extra: str, exc: ImportError) -> str:
+    """What to install when ``command`` cannot import its extra's packages."""
+    head = f"error: {command} needs the '{extra}' extra ({exc}); install "
+    if extra == "train":
+        return f"{head}{TORCH_CPU}then: pip install -e '.[{extra}]'"
+    return f"{head}it with: pip install -e '.[{extra}]'"
 
 
 if __name__ == "__main__":  # pragma: no cover
