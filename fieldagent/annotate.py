@@ -1,7 +1,14 @@
 """Overlay images a grower or installer would rather look at than read.
 
 Per image: a JPEG with the zones, the plant-mask outline, quality flags and the
-stress state of each zone, and the plant mask itself as a PNG.
+stress state of each zone, a legend of the colours, and the plant mask itself as a PNG.
+
+A zone's colour says only what the validated path says: the alert rules (red while an
+alert is open for it), its signals against its own baseline (amber when they moved
+away from it), whether the image could be measured at all (grey) and whether the
+baseline is still being learnt (blue). The stress model's label is printed with its
+confidence (or ``unknown``) but never colours a zone: on real photos it has not been
+shown to beat the colour signals.
 """
 
 from __future__ import annotations
@@ -18,9 +25,21 @@ from fieldagent.pipeline import ImageResult, RoiResult
 _OK = (60, 220, 90)
 _WARN = (255, 170, 0)
 _BAD = (240, 50, 50)
+_UNTRUSTED = (170, 170, 170)
+_LEARNING = (90, 170, 255)
 _MASK = (255, 0, 255)
 _ZONE = (255, 255, 255)
+_CHANGED = 2.5
+"""stress_score above which a zone is drawn amber: the default stress rule's clear value."""
 
+LEGEND: tuple[tuple[tuple[int, int, int], str], ...] = (
+    (_BAD, "alert open for this zone"),
+    (_WARN, "changed from its own baseline, no alert"),
+    (_OK, "as usual"),
+    (_LEARNING, "learning its baseline"),
+    (_UNTRUSTED, "not measured: image failed quality"),
+    (_MASK, "plant outline"),
+)
 
 def write_annotations(result: ImageResult, out_dir: str | Path) -> tuple[Path, Path] | None:
     """Write ``<stem>.annotated.jpg`` and ``<stem>.mask.png``; None for a rejected image."""
@@ -37,64 +56,84 @@ def write_annotations(result: ImageResult, out_dir: str | Path) -> tuple[Path, P
 
 
 def render_overlay(result: ImageResult) -> Image.Image:
-    """The annotated picture: plants outlined, zones boxed and labelled, flags on top."""
+    """The annotated picture: plants outlined, zones boxed and labelled; below the frame a
+    band with the camera, time, quality flags and alerts, and the legend of colours."""
     assert result.frame is not None and result.plant_mask is not None
     rgb = (result.frame.rgb * 255).astype(np.uint8)
     edge = find_boundaries(result.plant_mask, mode="inner")
     rgb[edge] = _MASK
-    img = Image.fromarray(rgb)
+    frame = Image.fromarray(rgb)
+    font = _font(max(12, frame.height // 50))
+    line = _line_height(font) + 8
+    legend_rows = _legend_rows(font, frame.width)
+    img = Image.new("RGB", (frame.width, frame.height + line * (1 + len(legend_rows)) + 6))
+    img.paste(frame)
     draw = ImageDraw.Draw(img)
-    font = _font(max(12, img.height // 50))
+    open_zones = {zone for _, zone in result.open_alerts}
     for roi, res in zip(result.rois, result.results, strict=True):
-        _draw_zone(draw, roi.bbox, roi.zone_mask, res, font)
-    _draw_header(draw, result, font, img.height)
+        _draw_zone(draw, roi.bbox, roi.zone_mask, res, res.id in open_zones, font)
+    _draw_header(draw, result, font, frame.height + 4)
+    for i, row in enumerate(legend_rows):
+        _draw_legend_row(draw, row, font, frame.height + 4 + line * (i + 1))
     return img
-
 
 def _draw_zone(
     draw: ImageDraw.ImageDraw,
     bbox: tuple[int, int, int, int],
     zone_mask: np.ndarray,
     res: RoiResult,
+    alerted: bool,
     font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
 ) -> None:
-    colour = _zone_colour(res)
+    colour = zone_colour(res, alerted)
     x0, y0, x1, y1 = bbox
     if x1 <= x0 or y1 <= y0:  # the camera moved the zone out of the frame
         return
     ys, xs = np.nonzero(find_boundaries(np.pad(zone_mask, 1), mode="inner")[1:-1, 1:-1])
     draw.point(list(zip((xs + x0).tolist(), (ys + y0).tolist(), strict=True)), fill=_ZONE)
     draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=colour, width=2)
-    lines = [res.id, _stress_text(res)]
+    lines = [res.id, stress_text(res)]
     if res.model is not None:
-        lines.append(f"{res.model.label} {res.model.confidence:.0%}")
+        lines.append(model_text(res))
     _label(draw, (x0 + 3, y0 + 3), "\n".join(lines), colour, font)
 
 
-def _zone_colour(res: RoiResult) -> tuple[int, int, int]:
-    if not res.trusted:
-        return _WARN
-    score = res.signals.get("stress_score", float("nan"))
-    sick = res.model is not None and res.model.label != "healthy" and res.model.confidence > 0.6
-    if (math.isfinite(score) and score > 4.0) or sick:
+def zone_colour(res: RoiResult, alerted: bool) -> tuple[int, int, int]:
+    """The zone's box colour from its alert state and validated signals (see LEGEND)."""
+    if alerted:
         return _BAD
-    if math.isfinite(score) and score > 2.5:
-        return _WARN
-    return _OK
+    if not res.trusted:
+        return _UNTRUSTED
+    score = res.signals.get("stress_score", float("nan"))
+    if not math.isfinite(score):
+        return _LEARNING
+    return _WARN if score > _CHANGED else _OK
 
 
-def _stress_text(res: RoiResult) -> str:
+def stress_text(res: RoiResult) -> str:
+    """'stress 1.2  cover 35%', or 'stress: learning' before the baseline exists.
+
+    Plain ASCII: the bundled font has no glyph for typographic dashes.
+    """
     score = res.signals.get("stress_score", float("nan"))
     cover = res.signals.get("canopy_cover", float("nan"))
-    s = "stress —" if not math.isfinite(score) else f"stress {score:.1f}"
+    s = "stress: learning" if not math.isfinite(score) else f"stress {score:.1f}"
     return s + ("" if not math.isfinite(cover) else f"  cover {cover:.0%}")
 
+
+def model_text(res: RoiResult) -> str:
+    """The model's word on the zone, always with its confidence, or 'unknown'."""
+    assert res.model is not None
+    label = res.model.label
+    if label == "unknown":
+        return "model: unknown"
+    return f"model: {label} {res.model.confidence:.0%}"
 
 def _draw_header(
     draw: ImageDraw.ImageDraw,
     result: ImageResult,
     font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
-    height: int,
+    y: int,
 ) -> None:
     assert result.quality is not None
     when = result.captured_at.strftime("%Y-%m-%d %H:%M") if result.captured_at else ""
@@ -102,8 +141,38 @@ def _draw_header(
     alerts = "; ".join(f"{a.state} {a.rule} ({a.zone})" for a in result.alerts)
     text = f"{result.camera}  {when}  {flags}" + (f"  ALERT: {alerts}" if alerts else "")
     colour = _OK if result.quality.ok else _BAD
-    _label(draw, (4, height - _line_height(font) - 6), text[:200], colour, font)
+    draw.text((4, y), text[:200], fill=colour, font=font)
 
+
+def _legend_rows(
+    font: ImageFont.ImageFont | ImageFont.FreeTypeFont, width: int
+) -> list[list[tuple[tuple[int, int, int], str]]]:
+    """The legend's entries laid out in rows that fit ``width``."""
+    size = _line_height(font)
+    rows: list[list[tuple[tuple[int, int, int], str]]] = [[]]
+    x = 4
+    for colour, text in LEGEND:
+        w = size + 6 + int(font.getlength(text)) + 18
+        if rows[-1] and x + w > width:
+            rows.append([])
+            x = 4
+        rows[-1].append((colour, text))
+        x += w
+    return rows
+
+
+def _draw_legend_row(
+    draw: ImageDraw.ImageDraw,
+    row: list[tuple[tuple[int, int, int], str]],
+    font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
+    y: int,
+) -> None:
+    size = _line_height(font)
+    x = 4
+    for colour, text in row:
+        draw.rectangle((x, y + 2, x + size, y + 2 + size), fill=colour)
+        draw.text((x + size + 6, y), text, fill=(255, 255, 255), font=font)
+        x += size + 6 + int(font.getlength(text)) + 18
 
 def _label(
     draw: ImageDraw.ImageDraw,

@@ -57,9 +57,16 @@ def _parser() -> argparse.ArgumentParser:
     proc = sub.add_parser(
         "process",
         help="analyse image files, one JSON line per image",
-        description="Analyse images as one camera's sequence, in the order given.",
+        description="Analyse images as one camera's sequence, in the order given (or each "
+        "on its own with --independent).",
     )
     proc.add_argument("images", nargs="+", metavar="IMAGE", help="image files, oldest first")
+    proc.add_argument(
+        "--independent",
+        action="store_true",
+        help="unrelated photos: analyse each on its own, with no baseline, displacement or "
+        "frozen-frame check carried from one image to the next",
+    )
     proc.add_argument("--config", help="site config YAML (default: one camera, whole frame)")
     proc.add_argument("--camera", help="camera id in the config (default: the first camera)")
     proc.add_argument("--annotate", metavar="DIR", help="write overlay JPEGs and mask PNGs here")
@@ -168,9 +175,12 @@ def _cmd_process(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    pipeline = CameraPipeline(site, camera, StressModel.load(site.model))
+    model = StressModel.load(site.model)
+    pipeline = CameraPipeline(site, camera, model)
     nirs: list[str | None] = list(args.nir) or [None] * len(args.images)
     for image, nir in zip(args.images, nirs, strict=True):
+        if args.independent:  # a fresh camera memory per photo; the model is loaded once
+            pipeline = CameraPipeline(site, camera, model)
         result = pipeline.process(image, nir_path=nir)
         if args.annotate:
             write_annotations(result, args.annotate)

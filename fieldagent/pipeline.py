@@ -77,6 +77,8 @@ class ImageResult:
     results: tuple[RoiResult, ...] = ()
     alerts: tuple[Alert, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
+    open_alerts: tuple[tuple[str, str], ...] = ()
+    """(rule, zone) of every alert open after this image, raised now or earlier."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON line ``fieldagent process`` prints."""
@@ -216,6 +218,7 @@ class CameraPipeline:
             results=results,
             alerts=tuple(alerts),
             timings_ms=t,
+            open_alerts=tuple(self.alerts.active()),
         )
 
     def _decode(self, path: str | os.PathLike[str]) -> Frame:

@@ -187,3 +187,24 @@ def test_real_photos_process_cleanly() -> None:
         assert rc == 0 and line["status"] == "ok", stderr
         assert line["quality"]["ok"] and line["quality"]["flags"] == [], (name, line["quality"])
         assert 0.02 < line["rois"][0]["signals"]["canopy_cover"] < 0.9, name
+
+
+def test_independent_photos_carry_nothing_from_one_to_the_next() -> None:
+    """Unrelated photos of one size: as a sequence later ones look moved and the
+    whole-frame zone slides; with --independent each is judged on its own."""
+    leaves = REAL / "leaves-pv"
+    photos = [str(sorted((leaves / f"{crop}___healthy").iterdir())[i])
+              for crop in ("tomato", "corn", "grape") for i in (0, 1)]
+    as_sequence, _, rc = _run(*photos)
+    assert rc == 0
+    flags = [{f["name"] for f in line["quality"]["flags"]} for line in as_sequence]
+    assert any("moved" in f for f in flags[1:]), flags  # what --independent is for
+    lines, _, rc = _run(*photos, "--independent")
+    assert rc == 0 and [line["status"] for line in lines] == ["ok"] * len(photos)
+    for line in lines:
+        names = {f["name"] for f in line["quality"]["flags"]}
+        assert not names & {"moved", "frozen"}, (line["image"], names)
+        assert line["quality"]["shift_px"] in (None, [0, 0], [0.0, 0.0]), line["quality"]
+        (roi,) = line["rois"]
+        assert roi["bbox"] == [0.0, 0.0, 1.0, 1.0]
+        assert roi["signals"].get("stress_score") is None  # no baseline from another photo
