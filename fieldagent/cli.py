@@ -120,6 +120,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--log-format", choices=("text", "json"), default="text",
                      help="plain text for a terminal, JSON lines for journald or a shipper")
     run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
+    run.add_argument(
+        "--drain", action="store_true",
+        help="start, analyse every image waiting, close the open batch, upload what the "
+        "policy allows now, deliver pending alerts, then stop (exit 0 when it is safe to "
+        "cut the power, 1 when something is left; a running agent does the same on SIGUSR1)")
+    run.add_argument("--drain-seconds", type=float, default=600.0, metavar="S",
+                     help="give up draining after S seconds (default 600)")
     run.set_defaults(func=_cmd_run)
 
     st = sub.add_parser(
@@ -240,7 +247,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from fieldagent.service.runner import run_service
 
     setup_logging(args.log_format, "DEBUG" if args.verbose else args.log_level)
-    return run_service(load_site_config(args.config), Path(args.config))
+    return run_service(load_site_config(args.config), Path(args.config),
+                       drain_only=args.drain, drain_seconds=args.drain_seconds)
 
 
 def _cmd_status(args: argparse.Namespace) -> int:

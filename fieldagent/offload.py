@@ -38,9 +38,11 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from fieldagent.alerts.rules import Alert
+from fieldagent.imageref import ImageRef
 from fieldagent.outbox.base import Outbox
 from fieldagent.outbox.batching import SignalBatcher
 from fieldagent.outbox.model import NewItem
+from fieldagent.outbox.records import ImageMark
 from fieldagent.pipeline import ImageResult
 from fieldagent.policy.model import Policy
 from fieldagent.policy.sampling import NO_OVERRIDES, ImageSampler, SampleDecision, SamplingOverrides
@@ -107,14 +109,33 @@ class Offloader:
         return {c: s.state() for c, s in self.samplers.items()}
 
     # -- per image ------------------------------------------------------------------------
-    def handle(self, result: ImageResult, source: Path | None = None) -> Offloaded:
+    def handle(
+        self,
+        result: ImageResult,
+        source: Path | None = None,
+        *,
+        ref: ImageRef | None = None,
+        checkpoint: Callable[[], str] | None = None,
+        deliver: Callable[[AlertOut], None] | None = None,
+    ) -> Offloaded:
         """Enqueue what the policy keeps of one analysed image; ``source`` is the camera's
-        file (needed only for whole-frame samples; the analysis frame is used otherwise)."""
+        file (needed only for whole-frame samples; the analysis frame is used otherwise).
+
+        ``ref`` names the image in its records and makes the handling happen once: the
+        records, the image's mark and ``checkpoint()`` (the camera's analysis state after
+        this image, JSON) are committed in one transaction, after the alerts and the sample
+        are in the outbox (content-derived keys: putting them again is a ``duplicate``) and
+        ``deliver`` has taken each alert for the local sinks (which recognise a repeat by
+        the alert's identity). An image already handled adds no record
+        (``Offloaded.records == 0``).
+        """
         out = Offloaded()
         when = result.captured_at or self._clock()
         raised = [a for a in result.alerts if a.state == "raised"]
         for alert in result.alerts:
             out.alerts.append(self._alert(alert, result, is_raised=alert in raised))
+            if deliver is not None:
+                deliver(out.alerts[-1])
         if result.status == "ok" and result.frame is not None:
             doubt = model_doubt(result)
             decision = self.samplers[result.camera].decide(
@@ -129,8 +150,12 @@ class Offloader:
                 out.image_key = self._put("image", body, ".jpg", result.camera, when,
                                           content_type="image/jpeg",
                                           meta={"reason": decision.reason, "mode": decision.mode})
-        records = image_records(result, out, seen_at=when)
-        out.records = self.batcher.add(records)
+        records = image_records(result, out, seen_at=when, ref=ref)
+        mark = None if ref is None else ImageMark(
+            ref.sha256, result.camera, ref.file,
+            "ok" if result.status == "ok" else (result.reason or "rejected"))
+        state = None if checkpoint is None else (result.camera, checkpoint())
+        out.records = self.batcher.add(records, image=mark, checkpoint=state)
         return out
 
     def put_json(self, kind: str, body: Mapping[str, Any], camera: str | None = None,
@@ -154,8 +179,19 @@ class Offloader:
             evidence_key = self._put("alert", evidence, ".jpg", result.camera, alert.at,
                                      key_kind="evidence", content_type="image/jpeg")
             record["evidence"] = evidence_key
-        key = self.put_json("alert", record, result.camera, alert.at)
+        key = self.put_alert(alert, record)
         return AlertOut(alert, key, evidence, evidence_key)
+
+    def put_alert(self, alert: Alert, record: Mapping[str, Any] | None = None) -> str:
+        """Enqueue one alert transition under a key derived from its identity (the episode
+        and the transition), not its wording: the same transition emitted again, after a
+        crash or by a retry, lands on the same key and is stored once."""
+        body = json.dumps(dict(record or alert.to_dict()), sort_keys=True, default=str,
+                          separators=(",", ":")).encode()
+        identity = hashlib.sha256(f"{alert.key}|{alert.state}".encode()).hexdigest()
+        camera = alert.camera if alert.camera != "-" else None
+        return self._put("alert", body, ".json", camera, alert.since, digest=identity,
+                         content_type="application/json")
 
     def _random_zone(self, result: ImageResult) -> str | None:
         """One zone, drawn from the image time: random samples stay unbiased across zones."""
@@ -168,11 +204,12 @@ class Offloader:
 
     def _put(self, kind: str, body: bytes, suffix: str, camera: str | None, when: datetime,
              *, key_kind: str | None = None, content_type: str = "application/octet-stream",
-             meta: Mapping[str, Any] | None = None) -> str:
+             meta: Mapping[str, Any] | None = None, digest: str | None = None) -> str:
         c = self.policy.klass(kind)
         now = self._clock()
         key = object_key(key_kind or kind.replace("_", "-"), self.site, when,
-                         hashlib.sha256(body).hexdigest(), suffix=suffix, camera=camera)
+                         digest or hashlib.sha256(body).hexdigest(), suffix=suffix,
+                         camera=camera)
         self.outbox.put(NewItem(kind, key, c.priority, now, now + timedelta(seconds=c.retention),
                                 data=body, content_type=content_type, meta=dict(meta or {})),
                         now=now)
@@ -180,15 +217,18 @@ class Offloader:
 
 
 def image_records(result: ImageResult, out: Offloaded | None = None,
-                  seen_at: datetime | None = None) -> list[dict[str, Any]]:
+                  seen_at: datetime | None = None,
+                  ref: ImageRef | None = None) -> list[dict[str, Any]]:
     """The records one image adds to the signal batches: an ``image`` record, then one
     ``zone`` record per region (signals at 4 significant digits, model output).
 
     Every record has a time: the capture time, else ``seen_at`` (when the agent took the
-    file: an unreadable image has no EXIF time), so the cloud can always place it."""
+    file: an unreadable image has no EXIF time), so the cloud can always place it. With
+    ``ref`` every record also names its image (``image_sha256``, ``file``)."""
     ts = _iso(result.captured_at or seen_at)
+    named = {} if ref is None else {"image_sha256": ref.sha256, "file": ref.file}
     image: dict[str, Any] = {"type": "image", "v": RECORD_SCHEMA, "ts": ts,
-                             "camera": result.camera, "status": result.status}
+                             "camera": result.camera, "status": result.status, **named}
     if result.status != "ok" or result.quality is None or result.frame is None:
         image.update(reason=result.reason, message=result.message)
         return [image]
@@ -206,7 +246,7 @@ def image_records(result: ImageResult, out: Offloaded | None = None,
         image["sample"] = {"key": out.image_key, "reason": out.sample.reason,
                            "mode": out.sample.mode}
     zones = [{"type": "zone", "v": RECORD_SCHEMA, "ts": ts, "camera": result.camera,
-              **r.to_dict(result.frame.size)} for r in result.results]
+              **named, **r.to_dict(result.frame.size)} for r in result.results]
     return [image, *zones]
 
 

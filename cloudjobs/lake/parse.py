@@ -124,6 +124,7 @@ def _zone(r: Mapping[str, Any]) -> dict[str, Any]:
         "model_confidence": _number(model.get("confidence"), "model.confidence"),
         "model_entropy": _number(model.get("entropy"), "model.entropy"),
         "model_version": _opt_text(model.get("model_version")),
+        **_image_ref(r),
     }
     values.update(_open_numbers(r.get("signals"), "signals", "", SPECS["signals"].fixed))
     return values
@@ -143,12 +144,18 @@ def _image_record(r: Mapping[str, Any], out: Parsed) -> dict[str, Any]:
         "width": _int(size[0], "size"), "height": _int(size[1], "size"),
         "sample_key": _opt_text(sample.get("key")),
         "sample_reason": _opt_text(sample.get("reason")),
+        **_image_ref(r),
     }
     values.update(_open_numbers(r.get("metrics"), "metrics", "q_", SPECS["quality"].fixed))
     if values["sample_key"]:
         out.samples[values["sample_key"]] = (values["sample_reason"],
                                              _opt_text(sample.get("mode")))
     return values
+
+
+def _image_ref(r: Mapping[str, Any]) -> dict[str, Any]:
+    """Which image a record came from (agents before 0.2 did not say: null)."""
+    return {"image_sha256": _opt_text(r.get("image_sha256")), "file": _opt_text(r.get("file"))}
 
 
 # -- JSON documents ---------------------------------------------------------------------

@@ -64,7 +64,8 @@ SPECS: dict[str, DatasetSpec] = {
             head=(_f("ts", TIMESTAMP), _f("camera", _STR), _f("zone", _STR),
                   _f("trusted", _BOOL), _f("flags", FLAGS)),
             tail=(_f("model_label", _STR), _f("model_confidence", _F64),
-                  _f("model_entropy", _F64), _f("model_version", _STR), _f("batch_key", _STR)),
+                  _f("model_entropy", _F64), _f("model_version", _STR), _f("batch_key", _STR),
+                  _f("image_sha256", _STR), _f("file", _STR)),
             time="ts",
         ),
         DatasetSpec(
@@ -73,7 +74,7 @@ SPECS: dict[str, DatasetSpec] = {
                   _f("reason", _STR), _f("ok", _BOOL), _f("flags", FLAGS)),
             tail=(_f("shift_x", _F64), _f("shift_y", _F64), _f("width", _I64),
                   _f("height", _I64), _f("sample_key", _STR), _f("sample_reason", _STR),
-                  _f("batch_key", _STR)),
+                  _f("batch_key", _STR), _f("image_sha256", _STR), _f("file", _STR)),
             time="ts",
             open_prefix="q_",
         ),

@@ -44,7 +44,7 @@ from typing import Any
 
 from fieldagent.outbox.base import Outbox
 from fieldagent.outbox.model import NewItem
-from fieldagent.outbox.records import Record, RecordJournal, SealedBatch
+from fieldagent.outbox.records import ImageMark, Record, RecordJournal, SealedBatch
 from fieldagent.policy.model import BatchingPolicy, ClassPolicy
 from fieldagent.uplink.keys import check_name, object_key
 
@@ -98,22 +98,37 @@ class SignalBatcher:
         self._recover()
 
     # -- public ------------------------------------------------------------------------
-    def add(self, records: Sequence[Mapping[str, Any]]) -> int:
+    @property
+    def journal(self) -> RecordJournal:
+        """Where accepted records wait; also the ledger of handled images and the
+        cameras' checkpoints (``RecordJournal.handled``, ``checkpoints``)."""
+        return self._journal
+
+    def add(
+        self,
+        records: Sequence[Mapping[str, Any]],
+        *,
+        image: ImageMark | None = None,
+        checkpoint: tuple[str, str] | None = None,
+    ) -> int:
         """Accept records durably (one transaction) and close any batch that is full.
 
         All or nothing: a record that is not JSON-serialisable raises ``ValueError``
-        (naming it) before anything is stored. Returns the number of records accepted.
+        (naming it) before anything is stored. Returns the number of records accepted:
+        0 when ``image`` was already handled (see ``RecordJournal.append``, which also
+        explains ``checkpoint``).
         """
-        if not records:
+        if not records and image is None and checkpoint is None:
             return 0
         now = self._clock()
         rows = [_encode(i, r, now) for i, r in enumerate(records)]
         with self._lock:
-            for record in self._journal.append(rows, now=now):
+            accepted = self._journal.append(rows, now=now, image=image, checkpoint=checkpoint)
+            for record in accepted:
                 self._open.append(record)
                 self._open_bytes += _line_bytes(record)
             self._close_due(now)
-        return len(rows)
+        return len(accepted)
 
     def poll(self) -> int:
         """Close the open batch if its oldest record reached ``max_age``; returns batches sent
@@ -298,3 +313,4 @@ def _record_time(value: Any, accepted: datetime) -> datetime:
 
 def _line_bytes(record: Record) -> int:
     return len(record.line.encode("utf-8")) + 1
+

@@ -43,7 +43,25 @@ _DDL = (
     "CREATE INDEX IF NOT EXISTS records_batch ON records (batch, seq)",
     "CREATE TABLE IF NOT EXISTS batches (no INTEGER PRIMARY KEY AUTOINCREMENT, "
     "sealed_us INTEGER NOT NULL)",
+    # one row per image whose records were accepted: a file offered again (a crash before
+    # its source file was finished) is recognised by content and never journalled twice
+    "CREATE TABLE IF NOT EXISTS images (sha256 TEXT PRIMARY KEY, camera TEXT NOT NULL, "
+    "file TEXT NOT NULL, outcome TEXT NOT NULL, at_us INTEGER NOT NULL) WITHOUT ROWID",
+    # each camera's analysis state as of its last accepted image, committed with it
+    "CREATE TABLE IF NOT EXISTS checkpoints (camera TEXT PRIMARY KEY, state TEXT NOT NULL, "
+    "at_us INTEGER NOT NULL) WITHOUT ROWID",
 )
+
+
+@dataclass(frozen=True)
+class ImageMark:
+    """An image whose records are being accepted: its content hash, camera and file name,
+    and its outcome (``ok`` or the reason it was rejected)."""
+
+    sha256: str
+    camera: str
+    file: str
+    outcome: str
 
 
 @dataclass(frozen=True)
@@ -102,11 +120,36 @@ class RecordJournal:
                 conn.execute("ROLLBACK")
                 raise
 
-    def append(self, rows: Sequence[tuple[str, datetime]], *, now: datetime) -> list[Record]:
-        """Store records (line, own time) in one durable transaction; return them numbered."""
+    def append(
+        self,
+        rows: Sequence[tuple[str, datetime]],
+        *,
+        now: datetime,
+        image: ImageMark | None = None,
+        checkpoint: tuple[str, str] | None = None,
+    ) -> list[Record]:
+        """Store records (line, own time) in one durable transaction; return them numbered.
+
+        With ``image``, the same transaction marks the image as handled, and nothing is
+        stored if it already was (an empty list is returned): a file analysed again after
+        a crash adds no record twice. ``checkpoint`` (camera, state JSON) is that camera's
+        analysis state after the image, committed with its records so a restart resumes
+        exactly after the last image whose records were kept.
+        """
         now_us = to_us(now)
         out: list[Record] = []
         with self._tx(durable=True) as conn:
+            if image is not None:
+                added = conn.execute(
+                    "INSERT OR IGNORE INTO images (sha256, camera, file, outcome, at_us) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (image.sha256, image.camera, image.file, image.outcome, now_us)).rowcount
+                if not added:
+                    return []
+            if checkpoint is not None:
+                conn.execute(
+                    "INSERT OR REPLACE INTO checkpoints (camera, state, at_us) VALUES (?, ?, ?)",
+                    (*checkpoint, now_us))
             for line, ts in rows:
                 cur = conn.execute(
                     "INSERT INTO records (at_us, ts_us, line) VALUES (?, ?, ?)",
@@ -154,6 +197,27 @@ class RecordJournal:
             ).fetchall()
         records = tuple(Record(s, line, from_us(ts), from_us(at)) for s, line, ts, at in rows)
         return SealedBatch(no, sealed_at, records)
+
+    def handled(self, sha256: str) -> ImageMark | None:
+        """The mark of an image whose records were already accepted, else None."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT sha256, camera, file, outcome FROM images WHERE sha256 = ?", (sha256,)
+            ).fetchone()
+        return None if row is None else ImageMark(*row)
+
+    def checkpoints(self) -> dict[str, str]:
+        """Each camera's state JSON as of its last accepted image."""
+        with self._lock:
+            rows = self._conn.execute("SELECT camera, state FROM checkpoints").fetchall()
+        return {str(c): str(s) for c, s in rows}
+
+    def forget_images(self, before: datetime) -> int:
+        """Drop image marks older than ``before``; an identical file arriving after that is
+        analysed as new. Returns how many were dropped."""
+        with self._tx(durable=False) as conn:
+            return int(conn.execute("DELETE FROM images WHERE at_us < ?",
+                                    (to_us(before),)).rowcount)
 
     def integrity(self) -> list[str]:
         """``PRAGMA integrity_check`` of the journal (``["ok"]`` when healthy)."""

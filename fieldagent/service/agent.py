@@ -19,6 +19,7 @@ Relative paths in the site config (data_dir, inbox folders, the secrets file, a
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -32,11 +33,12 @@ from fieldagent import __version__
 from fieldagent.alerts import Alert
 from fieldagent.config.secrets import SecretStore
 from fieldagent.config.site import HttpSource, InboxSource, SiteConfig
+from fieldagent.imageref import ImageRef
 from fieldagent.inference.session import StressModel
 from fieldagent.offload import Offloader
 from fieldagent.outbox import SqliteOutbox
 from fieldagent.outbox.batching import SignalBatcher
-from fieldagent.outbox.records import RecordJournal
+from fieldagent.outbox.records import ImageMark, RecordJournal
 from fieldagent.outbox_cli import JOURNAL_FILE, STATUS_FILE
 from fieldagent.pipeline import CameraPipeline, ImageResult
 from fieldagent.policy import load_policy
@@ -60,6 +62,8 @@ from fieldagent.uplink.uploader import StepResult, Uploader
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+IMAGE_MEMORY = timedelta(days=7)
+"""How long a handled image's hash is remembered: an identical file arriving later is new."""
 
 
 def utc_now() -> datetime:
@@ -131,10 +135,14 @@ class Agent:
             settings=UploaderSettings(status_path=self.paths.uplink_status))
 
         saved = StateFile(self.paths.state).load()
+        # each camera's checkpoint (committed with its last image) is newer than state.json
+        checkpoints = _read_checkpoints(self.batcher.journal.checkpoints())
+        samplers = {**(saved.get("samplers") or {}),
+                    **{c: ck["sampler"] for c, ck in checkpoints.items() if "sampler" in ck}}
         self.offloader = Offloader(
             self.policy, sid, self.outbox, self.batcher, [c.id for c in site.cameras],
             clock=clock, tz=tz, overrides=self.uploader.sampling_overrides,
-            sampler_states=saved.get("samplers"))
+            sampler_states=samplers)
 
         # -- model and cameras (after the offloader: a rollback at start is reported) --------
         self.updater = self._model_updater()
@@ -173,13 +181,14 @@ class Agent:
         self.self_alerts = SelfAlerts(site.telemetry.self_alerts, sid, clock)
         self.silence = SilenceWatch(
             sid, {c.id: c.silent_after_minutes for c in site.cameras}, self.started_at)
-        self._restore(saved)
+        self._restore(saved, checkpoints)
         self._next_heartbeat = self.started_at
         self._next_state_save = self.started_at
         self.last_tick: datetime | None = None
         self.active_alerts: dict[str, Alert] = {
             k: _alert_from_dict(d) for k, d in (saved.get("active_alerts") or {}).items()}
         self.camera_status: dict[str, dict[str, Any]] = dict(saved.get("camera_status") or {})
+        self.drained: dict[str, Any] | None = None  # set by a drain; status shows it
 
     # -- steps -------------------------------------------------------------------------------
     def poll_sources(self) -> int:
@@ -213,12 +222,24 @@ class Agent:
         return self.process(item)
 
     def process(self, item: WorkItem) -> ImageResult:
-        """One image through the whole agent (module docstring)."""
+        """One image through the whole agent (module docstring).
+
+        Exactly once per image content: its records, its mark in the journal and the
+        camera's checkpoint commit together, after its alerts and sample are in the outbox
+        and its alerts with the sinks. A file offered again (the agent died before the
+        source file was finished) is recognised by its hash and only finished.
+        """
+        ref = _identify(item)
+        done = None if ref is None else self.batcher.journal.handled(ref.sha256)
+        if done is not None:
+            return self._already_handled(item, done)
         with self._lock:
             result = self.pipelines[item.camera].process(item.path, captured_at=item.captured_at)
-            out = self.offloader.handle(result, item.path)
-            for a in out.alerts:
-                self._alert(a.alert, a.evidence, a.evidence_key, in_outbox=True)
+            self.offloader.handle(
+                result, item.path, ref=ref,
+                checkpoint=lambda: self._checkpoint(item.camera),
+                deliver=lambda a: self._alert(a.alert, a.evidence, a.evidence_key,
+                                              in_outbox=True))
             if result.status == "ok" and result.captured_at is not None:
                 for alert in self.silence.seen(item.camera, result.captured_at):
                     self._alert(alert)
@@ -259,6 +280,7 @@ class Agent:
             watcher.prune_processed()
         if now >= self._next_state_save:
             self.save_state()
+            self.batcher.journal.forget_images(now - IMAGE_MEMORY)
 
     def heartbeat(self, now: datetime | None = None) -> str:
         """Put one heartbeat into the outbox; returns its object key."""
@@ -286,6 +308,25 @@ class Agent:
             with self._lock:
                 self._switch_model()
 
+    def _already_handled(self, item: WorkItem, done: ImageMark) -> ImageResult:
+        log.info("camera %s: %s has the same content as %s, analysed before (a restart "
+                 "before its file was finished, or the camera sent it twice); its records "
+                 "are kept once, so it is only finished now", item.camera, item.path.name,
+                 done.file)
+        source = self._source(item.camera)
+        message = f"{item.path.name}: already analysed as {done.file} ({done.outcome})"
+        if done.outcome == "ok":
+            source.finish(item.path, "ok")
+        else:
+            source.quarantine(item.path, done.outcome, message)
+        return ImageResult(str(item.path), item.camera, "duplicate", "already_handled", message)
+
+    def _checkpoint(self, camera: str) -> str:
+        """The camera's analysis state (pipeline and sampler), committed with each image."""
+        return json.dumps({"pipeline": self.pipelines[camera].state(),
+                           "sampler": self.offloader.samplers[camera].state()},
+                          separators=(",", ":"), default=str)
+
     # -- state -------------------------------------------------------------------------------
     def save_state(self) -> None:
         self._next_state_save = self.clock() + timedelta(
@@ -301,11 +342,14 @@ class Agent:
                 "active_alerts": {k: a.to_dict() for k, a in self.active_alerts.items()},
                 "camera_status": self.camera_status,
                 "model_version": self.model.version,
+                "drained": self.drained,
             }
         StateFile(self.paths.state).save(state)
 
-    def _restore(self, saved: dict[str, Any]) -> None:
-        for cam, state in (saved.get("cameras") or {}).items():
+    def _restore(self, saved: dict[str, Any], checkpoints: dict[str, dict[str, Any]]) -> None:
+        cameras = {**(saved.get("cameras") or {}),
+                   **{c: ck["pipeline"] for c, ck in checkpoints.items() if "pipeline" in ck}}
+        for cam, state in cameras.items():
             if cam in self.pipelines:
                 self.pipelines[cam].restore(state)
         self.silence.restore(saved.get("silence") or {})
@@ -332,8 +376,7 @@ class Agent:
         else:
             self.active_alerts.pop(alert.key, None)
         if not in_outbox:
-            camera = alert.camera if alert.camera != "-" else None
-            self.offloader.put_json("alert", alert.to_dict(), camera, alert.at)
+            self.offloader.put_alert(alert)
         log.log(logging.WARNING if alert.state == "raised" else logging.INFO, "alert %s: %s",
                 alert.state, alert.message)
         self.dispatcher.submit(alert, evidence, evidence_key)
@@ -393,6 +436,29 @@ class Agent:
     def _path(self, p: str | Path) -> Path:
         path = Path(p).expanduser()
         return path if path.is_absolute() else self.base / path
+
+
+def _identify(item: WorkItem) -> ImageRef | None:
+    """The image's content hash and name, or None when the file cannot be read (the
+    pipeline then rejects it with the reason)."""
+    try:
+        return ImageRef.of_file(item.path)
+    except OSError:
+        return None
+
+
+def _read_checkpoints(raw: dict[str, str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for camera, text in raw.items():
+        try:
+            doc = json.loads(text)
+        except ValueError as exc:
+            log.warning("camera %s: its analysis checkpoint is unreadable (%s); it resumes "
+                        "from the last saved state", camera, exc)
+            continue
+        if isinstance(doc, dict):
+            out[camera] = doc
+    return out
 
 
 def _alert_from_dict(d: dict[str, Any]) -> Alert:

@@ -11,6 +11,10 @@ finished; the upload step in progress ends (a multipart upload keeps its finishe
 the outbox and resumes at the next start); images still queued stay in the inbox's
 ``.taken`` folder and are offered again at the next start; state is saved. A second signal
 while stopping exits at once: everything on disk is crash-safe anyway.
+
+SIGUSR1 stops the same way and then drains before exiting (``drain.py``): every waiting
+image analysed, the open batch closed, what the policy allows uploaded, alerts delivered;
+``fieldagent status`` then says whether it is safe to cut the power.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from fieldagent import __version__
 from fieldagent.config.site import SiteConfig
 from fieldagent.service.agent import Agent
+from fieldagent.service.drain import DrainReport, drain
 from fieldagent.service.systemd import Notifier
 from fieldagent.telemetry.prom import FieldAgentCollector, MetricSources, MetricsServer, SinkStatus
 
@@ -76,10 +81,11 @@ class Service:
         log.info(status)
         self.notifier.ready(status)
 
-    def stop(self) -> None:
-        """Finish the work in progress and save state (module docstring)."""
+    def stop(self, drain_seconds: float | None = None) -> DrainReport | None:
+        """Finish the work in progress and save state; with ``drain_seconds``, drain first
+        (module docstring)."""
         if self.stopping.is_set():
-            return
+            return None
         log.info("stopping: finishing the image and upload in progress")
         self.notifier.stopping()
         self.stopping.set()
@@ -91,10 +97,14 @@ class Service:
             if t.is_alive():
                 log.warning("thread %s did not finish within the stop timeout; its work is "
                             "resumed at the next start", t.name)
+        report = None
+        if drain_seconds is not None:
+            report = drain(self.agent, drain_seconds)
         if self._metrics is not None:
             self._metrics.stop()
         self.agent.close()
         log.info("stopped")
+        return report
 
     def healthy(self) -> bool:
         """Every thread alive and the analysis loop turned recently."""
@@ -159,25 +169,41 @@ class Service:
         )
 
 
-def run_service(site: SiteConfig, config_path: Path) -> int:
-    """Build the agent, run until SIGTERM/SIGINT, stop cleanly. Returns the exit code."""
+def run_service(site: SiteConfig, config_path: Path, *, drain_only: bool = False,
+                drain_seconds: float = 600.0) -> int:
+    """Build the agent, run until SIGTERM/SIGINT (or SIGUSR1: drain first), stop cleanly.
+    With ``drain_only``: start, drain, stop. Returns the exit code (1: a drain left
+    something behind)."""
     agent = Agent(site, base_dir=config_path.resolve().parent)
+    if drain_only:
+        try:
+            drained = drain(agent, drain_seconds)
+        finally:
+            agent.close()
+        print(drained.text(), file=sys.stderr)
+        return 0 if drained.safe_to_power_off else 1
     service = Service(agent)
     stop_requested = threading.Event()
+    drain_requested = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         if stop_requested.is_set():
             log.warning("second stop signal: exiting now (state on disk is crash-safe)")
             sys.exit(1)
-        log.info("%s received", signal.Signals(signum).name)
+        log.info("%s received%s", signal.Signals(signum).name,
+                 ": draining, then stopping" if signum == signal.SIGUSR1 else "")
+        if signum == signal.SIGUSR1:
+            drain_requested.set()
         stop_requested.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGUSR1, on_signal)
     service.start()
+    report: DrainReport | None = None
     try:
         while not stop_requested.wait(1.0):
             pass
     finally:
-        service.stop()
-    return 0
+        report = service.stop(drain_seconds if drain_requested.is_set() else None)
+    return 0 if report is None or report.safe_to_power_off else 1

@@ -55,6 +55,7 @@ def collect(config_path: Path, now: datetime) -> dict[str, Any]:
         "outbox": outbox,
         "sinks": _sinks(folder / "alerts.db"),
         "model": _model(folder / "models" / "state.json", state),
+        "drained": state.get("drained"),
     }
 
 
@@ -63,6 +64,11 @@ def render(s: dict[str, Any]) -> str:
     lines = [f"site {s['site']} / {s['device']}   policy {s['policy']}   {s['at'][:19]}Z"]
     saved = s.get("state_saved_at")
     lines.append(f"agent state saved {saved[:19] if saved else 'never (agent not run yet)'}")
+    d = s.get("drained")
+    if d:
+        verdict = ("SAFE TO CUT THE POWER" if d.get("safe_to_power_off")
+                   else "not fully drained: something is left, see below")
+        lines.append(f"drained {str(d.get('at'))[:19]}: {verdict}")
     lines.append("")
     lines.append("CAMERAS")
     for c in s["cameras"]:

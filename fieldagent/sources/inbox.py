@@ -146,6 +146,13 @@ class InboxWatcher:
                 self._events = self._start_events()
             return out
 
+    def waiting(self) -> int:
+        """Candidate files in the inbox not taken yet (complete or still being written)."""
+        try:
+            return len(self._listing())
+        except InboxUnavailable:
+            return 0
+
     def poll(self) -> list[WorkItem]:
         """``scan`` as queue items; the capture time is left to the pipeline (EXIF, file)."""
         return [WorkItem(self.camera_id, path, None) for path in self.scan()]

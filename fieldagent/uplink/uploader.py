@@ -356,6 +356,29 @@ class Uploader:
         soonest = min(((t - now).total_seconds() for t in times), default=math.inf)
         return max(0.0, min(soonest, max(self.settings.idle_s, self.settings.retry_base_s)))
 
+    def drain(self, seconds: float) -> bool:
+        """Upload what the policy lets go now, for at most ``seconds`` of real time.
+
+        Waits through short retries (backoff, a brief outage) but not for an upload
+        window or a budget that opens later. Returns True when nothing uploadable is left.
+        """
+        deadline = time.monotonic() + seconds
+        while True:
+            now = self._clock()
+            result = self.step(now)
+            if result.action in BUSY:
+                continue
+            if not self._backlog_left(self._clock()):
+                return True
+            left = deadline - time.monotonic()
+            if result.wait_s > left or left <= 0:
+                return False
+            self._sleep(max(result.wait_s, 0.01))
+
+    def backlog_left(self, now: datetime) -> bool:
+        """Anything the policy uploads still ready or in flight."""
+        return self._backlog_left(now)
+
     def _backlog_left(self, now: datetime) -> bool:
         table = self._outbox.stats(now=now).by_kind_state
         return any(
