@@ -85,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Print every problem as 'file: key.path: value: what is wrong'.",
     )
     chk.add_argument("files", nargs="+", metavar="FILE")
+    chk.add_argument("--explain", action="store_true",
+                     help="also print the alert rules in force for each camera, and where "
+                     "each comes from (built-in or the site's own)")
     chk.set_defaults(func=_cmd_check_config)
 
     pol = sub.add_parser("policy", help="offload policies")
@@ -207,6 +210,10 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
             problems.extend(exc.problems)
             continue
         print(f"{f}: ok ({len(cfg.cameras)} camera(s), site {cfg.site.id})", file=sys.stderr)
+        if args.explain:
+            from fieldagent.alerts.explain import explain_rules
+
+            print(explain_rules(cfg))
     for line in problems:
         print(line)
     return 1 if problems else 0

@@ -103,7 +103,7 @@ class CameraPipeline:
         self.site, self.camera, self.model = site, camera, model
         self.quality = QualityChecker(site.analysis.quality)
         self.histories: dict[str, ZoneHistory] = {}
-        self.alerts = AlertEngine(site.alerts.rules, site=site.site.id, camera=camera.id)
+        self.alerts = AlertEngine(site.alerts.active_rules, site=site.site.id, camera=camera.id)
 
     def state(self) -> dict[str, Any]:
         """What a restart must not forget: quality baselines and the moved-reference, each

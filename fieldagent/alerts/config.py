@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from fieldagent.alerts.names import flag_names, rule_signal_names, unknown
 from fieldagent.config.base import Section
 from fieldagent.sinks.config import DeliveryConfig
 
@@ -31,7 +32,19 @@ class Condition(Section):
             raise ValueError("give exactly one of 'signal' or 'flag'")
         if self.signal is not None and self.value is None:
             raise ValueError(f"signal rule on {self.signal!r} needs a 'value' to compare with")
+        problem = (unknown(self.signal, rule_signal_names(), "signal") if self.signal
+                   else unknown(self.flag or "", flag_names(), "flag"))
+        if problem:
+            raise ValueError(f"{problem}: a rule on it would never fire "
+                             "(`fieldagent signals` lists the signals)")
         return self
+
+    @property
+    def text(self) -> str:
+        """'yellow_fraction > 0.15' or 'flag fog'."""
+        if self.signal is not None:
+            return f"{self.signal} {self.op} {self.value:g}"
+        return f"flag {self.flag}"
 
 
 class AlertRule(Section):
@@ -137,11 +150,45 @@ def default_rules() -> list[AlertRule]:
 
 class AlertsConfig(DeliveryConfig):
     """The site's alert rules, and how alerts reach the grower (``sinks``, quiet hours:
-    see ``fieldagent.sinks.config.DeliveryConfig``)."""
+    see ``fieldagent.sinks.config.DeliveryConfig``).
 
-    rules: list[AlertRule] = Field(
-        default_factory=default_rules, description="rules evaluated on every image"
+    ``rules`` *add to* the built-in rules (a rule with a built-in id replaces that one);
+    ``disable`` leaves named built-in rules out; ``replace_defaults: true`` keeps only
+    ``rules``. A site left without any rule on plant stress or on camera health is refused,
+    unless ``enabled: false`` turns alerts off in so many words.
+    """
+
+    enabled: bool = Field(
+        True, description="false turns every alert off (status, /metrics and heartbeats say so)"
     )
+    replace_defaults: bool = Field(
+        False, description="true: 'rules' replace the built-in rules instead of adding to them"
+    )
+    disable: list[str] = Field(
+        default_factory=list, description="ids of built-in rules to leave out (e.g. camera-fogged)"
+    )
+    rules: list[AlertRule] = Field(
+        default_factory=list,
+        description="your rules, evaluated with the built-in ones (same id: yours replaces it)",
+    )
+
+    @property
+    def active_rules(self) -> list[AlertRule]:
+        """The rules evaluated on every image: built-in (unless replaced or disabled) then
+        the site's own; none when alerts are off."""
+        if not self.enabled:
+            return []
+        own = {r.id for r in self.rules}
+        builtin = [] if self.replace_defaults else [
+            r for r in default_rules() if r.id not in own and r.id not in self.disable]
+        return [*builtin, *self.rules]
+
+    def origin(self, rule: AlertRule) -> str:
+        """'built-in', 'site (replaces the built-in rule)' or 'site'."""
+        if rule in self.rules:
+            builtin = {r.id for r in default_rules()}
+            return "site (replaces the built-in rule)" if rule.id in builtin else "site"
+        return "built-in"
 
     @model_validator(mode="after")
     def _unique_ids(self) -> AlertsConfig:
@@ -150,4 +197,31 @@ class AlertsConfig(DeliveryConfig):
             if rule.id in seen:
                 raise ValueError(f"rule id {rule.id!r} is used twice")
             seen.add(rule.id)
+        return self
+
+    @model_validator(mode="after")
+    def _disable_names_builtin_rules(self) -> AlertsConfig:
+        builtin = [r.id for r in default_rules()]
+        for rid in self.disable:
+            problem = unknown(rid, builtin, "built-in rule")
+            if problem:
+                raise ValueError(f"disable: {problem}")
+        return self
+
+    @model_validator(mode="after")
+    def _alerts_cannot_vanish(self) -> AlertsConfig:
+        if not self.enabled:
+            return self
+        rules = self.active_rules
+        stress = [r.id for r in rules if r.when.signal is not None]
+        health = [r.id for r in rules if r.when.flag is not None]
+        missing = [what for what, have in (("plant stress (a rule on a signal)", stress),
+                                           ("camera health (a rule on a flag)", health))
+                   if not have]
+        if missing:
+            how = ("remove 'replace_defaults' to keep the built-in rules"
+                   if self.replace_defaults else "keep some built-in rules out of 'disable'")
+            raise ValueError(
+                f"rules: the site would get no alert on {' or '.join(missing)}; {how}, "
+                "or set 'enabled: false' to turn alerts off on purpose")
         return self

@@ -70,6 +70,11 @@ def load(model: type[M], path: str | os.PathLike[str]) -> M:
     return validate(model, read_yaml(path), str(path))
 
 
+def format_problem(source: str, loc: tuple[Any, ...], value: Any, why: str) -> str:
+    """A problem found after validation, in the same ``file: key.path: value: why`` form."""
+    return f"{source}: {_key_path(loc)}: {_show(value)}: {why}"
+
+
 def format_error(source: str, err: Any) -> str:
     """One pydantic error as ``file: key.path: value: what is wrong``."""
     loc = _key_path(err.get("loc", ()))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import os
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -10,13 +12,14 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from fieldagent.alerts.config import AlertsConfig
+from fieldagent.alerts.names import unknown
 from fieldagent.config.base import Section
-from fieldagent.config.loader import load
+from fieldagent.config.loader import format_problem, load
 from fieldagent.errors import ConfigError
 from fieldagent.inference.config import ModelConfig
 from fieldagent.modelupdate.config import ModelUpdateConfig
 from fieldagent.quality.config import QualityConfig
-from fieldagent.roi.config import SegmentationConfig, Zone, whole_frame_zone
+from fieldagent.roi.config import GridZone, SegmentationConfig, Zone, whole_frame_zone
 from fieldagent.roi.zones import expand_zones
 from fieldagent.service.config import ServiceConfig
 from fieldagent.signals.config import SignalsConfig
@@ -307,6 +310,45 @@ class SiteConfig(Section):
         raise KeyError(f"no camera {camera_id!r} in the config (cameras: {known})")
 
 
+def zone_ids(camera: CameraConfig) -> list[str]:
+    """The camera's zone ids as rules and records name them (a grid's cells:
+    ``<id>-r<row>c<col>``, as ``roi.zones.grid_cells`` names them)."""
+    out: list[str] = []
+    for z in camera.zones:
+        if isinstance(z, GridZone):
+            out += [f"{z.id}-r{r}c{c}" for r in range(1, z.rows + 1)
+                    for c in range(1, z.cols + 1)]
+        else:
+            out.append(z.id)
+    return out
+
+
+def rule_target_problems(cfg: SiteConfig) -> list[tuple[tuple[str | int, ...], str, str]]:
+    """(key path, value, what is wrong) for each rule camera or zone pattern that matches
+    nothing: such a rule would never fire, silently."""
+    cams = {c.id: zone_ids(c) for c in cfg.cameras}
+    out: list[tuple[tuple[str | int, ...], str, str]] = []
+    for i, rule in enumerate(cfg.alerts.rules):
+        matched = [c for c in cams if any(fnmatchcase(c, p) for p in rule.cameras)]
+        for j, pattern in enumerate(rule.cameras):
+            if not any(fnmatchcase(c, pattern) for c in cams):
+                out.append((("alerts", "rules", i, "cameras", j), pattern,
+                            unknown(pattern, cams, "camera") or ""))
+        zones = [z for c in matched for z in cams[c]]
+        for j, pattern in enumerate(rule.zones):
+            if not any(fnmatchcase(z, pattern) for z in [*zones, "-"]):
+                out.append((("alerts", "rules", i, "zones", j), pattern,
+                            f"no zone of camera(s) {', '.join(matched) or '(none)'} matches it"
+                            + _suggest(pattern, zones) + f"; rule {rule.id!r} would never fire"))
+    return out
+
+
+def _suggest(pattern: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(pattern, names, n=1, cutoff=0.6)
+    shown = ", ".join(names[:12]) + (" ..." if len(names) > 12 else "")
+    return f"; did you mean {close[0]!r}?" if close else f" (zones: {shown})"
+
+
 def load_site_config(path: str | os.PathLike[str]) -> SiteConfig:
     """Read, validate and cross-check a site config file and the policy it names.
 
@@ -315,6 +357,10 @@ def load_site_config(path: str | os.PathLike[str]) -> SiteConfig:
     from fieldagent.policy import load_policy  # the policy package imports config.base
 
     cfg = load(SiteConfig, path)
+    problems = rule_target_problems(cfg)
+    if problems:
+        raise ConfigError([format_problem(str(path), loc, value, why)
+                           for loc, value, why in problems])
     try:
         load_policy(cfg.policy, relative_to=Path(path).resolve().parent)
     except ConfigError as exc:

@@ -290,7 +290,7 @@ class Agent:
             agent_version=__version__, model_version=self.model.version,
             stats=self.stats.heartbeat_snapshot(), outbox_stats=self.outbox.stats(now=now),
             uplink_status=self.uploader.status(now), system=self.system.read(),
-            alerts_active=len(self.active_alerts))
+            alerts_active=len(self.active_alerts), alerts_enabled=self.site.alerts.enabled)
         return self.offloader.put_json("heartbeat", doc, when=now)
 
     def upload_step(self) -> StepResult:

@@ -78,6 +78,10 @@ class Service:
         status = (f"fieldagent {__version__} running: site {cfg.site.id}, "
                   f"{len(cfg.cameras)} cameras, model {a.model.version}, policy "
                   f"{a.policy.name}")
+        if not cfg.alerts.enabled:
+            status += "; ALERTS ARE OFF (alerts.enabled: false)"
+            log.warning("alerts are off (alerts.enabled: false in the site config): no grower "
+                        "or camera alert will be raised until it is set back to true")
         log.info(status)
         self.notifier.ready(status)
 
@@ -163,6 +167,7 @@ class Service:
             outbox=lambda: a.outbox.stats(now=a.clock()),
             uplink=lambda: a.uploader.status(a.clock()),
             alerts_active=lambda: len(a.active_alerts),
+            alerts_enabled=lambda: a.site.alerts.enabled,
             model_version=lambda: a.model.version,
             sinks=lambda: {k: SinkStatus(up=not v.get("failing"), queued=int(v.get("pending", 0)))
                            for k, v in a.dispatcher.status().items()},

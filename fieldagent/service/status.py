@@ -56,6 +56,7 @@ def collect(config_path: Path, now: datetime) -> dict[str, Any]:
         "sinks": _sinks(folder / "alerts.db"),
         "model": _model(folder / "models" / "state.json", state),
         "drained": state.get("drained"),
+        "alerts_enabled": site.alerts.enabled,
     }
 
 
@@ -79,6 +80,9 @@ def render(s: dict[str, Any]) -> str:
                      f"  {mark}".rstrip())
     lines.append("")
     alerts = s["alerts"]
+    if not s.get("alerts_enabled", True):
+        lines.append("ALERTS ARE OFF (alerts.enabled: false in the site config): no alert "
+                     "is raised for any camera")
     lines.append(f"ACTIVE ALERTS ({len(alerts)})")
     for a in alerts:
         where = a.get("camera") if a.get("zone") in (None, "-") else f"{a['camera']}/{a['zone']}"

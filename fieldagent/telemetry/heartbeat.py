@@ -69,6 +69,7 @@ Fields
 ``load_15m``                  load average over 15 minutes
 ``rss_bytes``                 resident memory of the agent process
 ``alerts_active``             alerts currently raised (grower and self-alerts)
+``alerts_enabled``            false when the site config turned every alert off
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def build_heartbeat(
     uplink_status: Mapping[str, Any] | None,
     system: SystemSnapshot,
     alerts_active: int,
+    alerts_enabled: bool = True,
 ) -> dict[str, Any]:
     """The heartbeat document (module docstring); JSON-serialisable as it is.
 
@@ -118,6 +120,7 @@ def build_heartbeat(
         **_uplink(uplink_status),
         **_system(system),
         "alerts_active": alerts_active,
+        "alerts_enabled": alerts_enabled,  # false: the site config turned alerts off
     }
 
 

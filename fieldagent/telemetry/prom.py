@@ -89,6 +89,7 @@ class MetricSources:
     outbox: Callable[[], OutboxStats] | None = None
     uplink: Callable[[], Mapping[str, Any]] | None = None
     alerts_active: Callable[[], int] | None = None
+    alerts_enabled: Callable[[], bool] | None = None
     model_version: Callable[[], str | None] | None = None
     sinks: Callable[[], Mapping[str, SinkStatus]] | None = None
 
@@ -109,6 +110,7 @@ class FieldAgentCollector(Collector):
             ("outbox", self._s.outbox, _outbox_metrics),
             ("uplink", self._s.uplink, _uplink_metrics),
             ("alerts", self._s.alerts_active, _alert_metrics),
+            ("alert_rules", self._s.alerts_enabled, _alerts_enabled_metric),
             ("sinks", self._s.sinks, _sink_metrics),
         ]
         up = GaugeMetricFamily(P + "telemetry_source_up",
@@ -240,6 +242,11 @@ def _uplink_metrics(u: Mapping[str, Any]) -> Iterator[Metric]:
 
 def _alert_metrics(active: int) -> Iterator[Metric]:
     yield _gauge("alerts_active", "alerts currently raised", float(active))
+
+
+def _alerts_enabled_metric(enabled: bool) -> Iterator[Metric]:
+    yield _gauge("alerts_enabled", "0 when the site config turned every alert off "
+                 "(alerts.enabled: false)", float(enabled))
 
 
 def _sink_metrics(sinks: Mapping[str, SinkStatus]) -> Iterator[Metric]:

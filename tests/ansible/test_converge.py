@@ -134,3 +134,20 @@ def test_an_inbox_outside_the_state_folder_is_writable_for_the_agent(
     assert run.rc == 0, run.output
     added = [line for line in run.output.splitlines() if line.startswith("+ReadWritePaths=")]
     assert added == [f"+ReadWritePaths={site.root}/var/lib/fieldagent {ftp}"], run.output
+
+
+def test_an_inventory_without_rules_keeps_the_built_in_alerts(
+        site: Site, converged: tuple[Run, Run]) -> None:
+    """An inventory that sets no rules renders no `rules:` key: the built-in stress and
+    camera-health rules stay in force (an empty list would have switched them off)."""
+    run = site.play(extra={"fieldagent_alert_rules": []})
+    assert run.rc == 0, run.output
+    config = site.config_dir / "site.yaml"
+    assert "rules" not in yaml.safe_load(config.read_text())["alerts"]
+    explained = subprocess.run(
+        [str(site.venv / "bin" / "fieldagent"), "check-config", "--explain", str(config)],
+        capture_output=True, text=True, check=False)
+    assert explained.returncode == 0, explained.stdout + explained.stderr
+    for rule in ("zone-stressed", "zone-yellowing", "zone-browning", "camera-moved",
+                 "camera-fogged", "camera-frozen"):
+        assert f"{rule} " in explained.stdout and "built-in" in explained.stdout
