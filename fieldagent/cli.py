@@ -85,10 +85,27 @@ def _parser() -> argparse.ArgumentParser:
         description="Print every problem as 'file: key.path: value: what is wrong'.",
     )
     chk.add_argument("files", nargs="+", metavar="FILE")
+    chk.add_argument("--file-only", action="store_true",
+                     help="check the file and its policy only, not this machine's folders, "
+                     "secrets and uplink (for a config written for another device)")
+    chk.add_argument("--online", action="store_true",
+                     help="also contact the uplink's S3 endpoint and check the bucket and "
+                     "credentials (without it, nothing leaves this machine)")
     chk.add_argument("--explain", action="store_true",
                      help="also print the alert rules in force for each camera, and where "
                      "each comes from (built-in or the site's own)")
     chk.set_defaults(func=_cmd_check_config)
+
+    conf = sub.add_parser("config", help="site config tools")
+    conf_sub = conf.add_subparsers(metavar="ACTION")
+    schema = conf_sub.add_parser(
+        "schema", help="write the JSON Schema of site configs (or policies) for editors",
+        description="Print a JSON Schema (draft 2020-12) of the site config, or of offload "
+        "policies with --policy: point an editor's YAML language server at it for "
+        "completion, descriptions and checks while typing.")
+    schema.add_argument("--policy", action="store_true", help="the schema of policy files")
+    schema.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    schema.set_defaults(func=_cmd_config_schema)
 
     pol = sub.add_parser("policy", help="offload policies")
     pol_sub = pol.add_subparsers(metavar="ACTION")
@@ -202,12 +219,20 @@ def _cmd_process(args: argparse.Namespace) -> int:
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fieldagent.config.preflight import preflight
+
     problems: list[str] = []
     for f in args.files:
         try:
             cfg = load_site_config(f)
         except ConfigError as exc:
             problems.extend(exc.problems)
+            continue
+        found = [] if args.file_only else preflight(cfg, Path(f), online=args.online)
+        if found:
+            problems.extend(found)
             continue
         print(f"{f}: ok ({len(cfg.cameras)} camera(s), site {cfg.site.id})", file=sys.stderr)
         if args.explain:
@@ -217,6 +242,29 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     for line in problems:
         print(line)
     return 1 if problems else 0
+
+
+def _cmd_config_schema(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from fieldagent.config.loader import json_schema
+
+    if args.policy:
+        from fieldagent.policy.model import Policy
+
+        doc = json_schema(Policy)
+        doc["title"] = "fieldagent offload policy"
+    else:
+        doc = json_schema(SiteConfig)
+        doc["title"] = "fieldagent site config"
+    doc["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
 
 
 def _cmd_policy_check(args: argparse.Namespace) -> int:
@@ -250,11 +298,16 @@ def _cmd_signals(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from fieldagent.config.preflight import preflight
     from fieldagent.service.logsetup import setup_logging
     from fieldagent.service.runner import run_service
 
     setup_logging(args.log_format, "DEBUG" if args.verbose else args.log_level)
-    return run_service(load_site_config(args.config), Path(args.config),
+    site = load_site_config(args.config)
+    problems = preflight(site, Path(args.config))
+    if problems:  # the same checks as check-config: the two always agree
+        raise ConfigError(problems)
+    return run_service(site, Path(args.config),
                        drain_only=args.drain, drain_seconds=args.drain_seconds)
 
 

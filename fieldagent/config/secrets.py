@@ -49,8 +49,9 @@ class SecretStore:
                                "or remove secrets_file from the site config"])
         mode = p.stat().st_mode
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            log.warning("%s: the secrets file is readable by other users (mode %o); "
-                        "run: chmod 600 %s", p, stat.S_IMODE(mode), p)
+            raise ConfigError([f"{p}: the secrets file is open to other users (mode "
+                               f"{stat.S_IMODE(mode):o}); only the agent's user may read it: "
+                               f"run: chmod 600 {p}"])
         data = read_yaml(p) or {}
         problems: list[str] = []
         if not isinstance(data, dict):

@@ -14,7 +14,13 @@ from pydantic import Field, field_validator, model_validator
 from fieldagent.alerts.config import AlertsConfig
 from fieldagent.alerts.names import unknown
 from fieldagent.config.base import Section
-from fieldagent.config.loader import format_problem, load
+from fieldagent.config.loader import (
+    YamlIndex,
+    format_problem,
+    parse_yaml,
+    read_text,
+    validate,
+)
 from fieldagent.errors import ConfigError
 from fieldagent.inference.config import ModelConfig
 from fieldagent.modelupdate.config import ModelUpdateConfig
@@ -356,18 +362,38 @@ def load_site_config(path: str | os.PathLike[str]) -> SiteConfig:
     """
     from fieldagent.policy import load_policy  # the policy package imports config.base
 
-    cfg = load(SiteConfig, path)
-    problems = rule_target_problems(cfg)
-    if problems:
-        raise ConfigError([format_problem(str(path), loc, value, why)
-                           for loc, value, why in problems])
+    source = str(path)
+    text = read_text(path)
+    data = parse_yaml(text, source)
+    lines = YamlIndex.of_text(text)
+    problems: list[str] = []
+    cfg: SiteConfig | None = None
     try:
-        load_policy(cfg.policy, relative_to=Path(path).resolve().parent)
+        cfg = validate(SiteConfig, data, source, lines)
     except ConfigError as exc:
-        raise ConfigError(
-            [f"{path}: policy: {cfg.policy!r}: the policy has problems:", *exc.problems]
-        ) from None
+        problems += exc.problems
+    if cfg is not None:
+        problems += [format_problem(source, loc, value, why, lines)
+                     for loc, value, why in rule_target_problems(cfg)]
+    # the policy is checked in the same pass, even when the rest of the file has problems
+    policy = cfg.policy if cfg is not None else _raw_policy(data)
+    if policy is not None:
+        try:
+            load_policy(policy, relative_to=Path(path).resolve().parent)
+        except ConfigError as exc:
+            problems += [format_problem(source, ("policy",), policy,
+                                        "the policy has problems:"), *exc.problems]
+    if problems or cfg is None:
+        raise ConfigError(problems)
     return cfg
+
+
+def _raw_policy(data: object) -> str | None:
+    """The policy a file names, read from the raw YAML (the file may be invalid)."""
+    if not isinstance(data, dict):
+        return "default"
+    value = data.get("policy", "default")
+    return value if isinstance(value, str) and value else None
 
 
 def default_site_config() -> SiteConfig:

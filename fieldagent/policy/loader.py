@@ -7,6 +7,7 @@ that looks like a path is read from disk.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import sys
@@ -15,7 +16,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fieldagent.config.loader import format_error, read_yaml
+from fieldagent.config.loader import (
+    NO_LINES,
+    YamlIndex,
+    did_you_mean,
+    format_error,
+    parse_yaml,
+    read_text,
+)
 from fieldagent.errors import ConfigError
 from fieldagent.policy.checks import PolicyProblem, PolicyProblems
 from fieldagent.policy.model import STEP_NAMES, Policy
@@ -39,8 +47,10 @@ def resolve_policy(name_or_path: str | os.PathLike[str], relative_to: Path | Non
         path = BUILTIN_DIR / f"{text}.yaml"
         if not path.is_file():
             known = ", ".join(builtin_names()) or "none found"
+            close = difflib.get_close_matches(text, builtin_names(), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
             raise ConfigError([
-                f"{text}: no built-in policy of that name (built-ins: {known}); "
+                f"{text}: no built-in policy of that name; {hint}(built-ins: {known}); "
                 "give a name or the path of a policy YAML file"
             ])
         return path
@@ -51,10 +61,11 @@ def resolve_policy(name_or_path: str | os.PathLike[str], relative_to: Path | Non
 def load_policy(name_or_path: str | os.PathLike[str], relative_to: Path | None = None) -> Policy:
     """Read, validate and cross-check one policy; raise ConfigError listing every problem."""
     path = resolve_policy(name_or_path, relative_to)
-    return validate_policy(read_yaml(path), str(path))
+    text = read_text(path)
+    return validate_policy(parse_yaml(text, str(path)), str(path), YamlIndex.of_text(text))
 
 
-def validate_policy(data: Any, source: str) -> Policy:
+def validate_policy(data: Any, source: str, lines: YamlIndex = NO_LINES) -> Policy:
     """Validate parsed YAML as a Policy, reporting each problem on its own line."""
     if data is None:
         data = {}
@@ -63,7 +74,8 @@ def validate_policy(data: Any, source: str) -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([line for e in exc.errors() for line in _lines(source, e)]) from None
+        raise ConfigError([line for e in exc.errors()
+                           for line in _lines(source, e, lines)]) from None
 
 
 def check_policy(name_or_path: str | os.PathLike[str]) -> list[str]:
@@ -89,24 +101,26 @@ def policy_check_main(files: list[str]) -> int:
     return 1 if problems else 0
 
 
-def _lines(source: str, err: Any) -> list[str]:
+def _lines(source: str, err: Any, lines: YamlIndex = NO_LINES) -> list[str]:
     """One pydantic error as report lines; the cross-field checks carry several problems."""
     cause = (err.get("ctx") or {}).get("error")
     if isinstance(cause, PolicyProblems):
-        return [_problem_line(source, p) for p in cause.problems]
+        return [_problem_line(source, p, lines) for p in cause.problems]
     if isinstance(cause, PolicyProblem):
-        return [_problem_line(source, cause)]
+        return [_problem_line(source, cause, lines)]
     loc = tuple(part for part in err.get("loc", ()) if part not in STEP_NAMES)
     if err.get("type") == "extra_forbidden":
-        err = {**err, "type": "policy", "msg": _UNKNOWN_KEY}
-    return [format_error(source, {**err, "loc": loc})]
+        hint = did_you_mean(Policy, loc)
+        err = {**err, "type": "policy", "msg": _UNKNOWN_KEY.replace(
+            "unknown key", "unknown key" + hint, 1)}
+    return [format_error(source, {**err, "loc": loc}, lines)]
 
 
-def _problem_line(source: str, problem: PolicyProblem) -> str:
+def _problem_line(source: str, problem: PolicyProblem, lines: YamlIndex = NO_LINES) -> str:
     loc: list[str | int] = []
     for part in problem.path.split("."):
         name, *indexes = _INDEX.split(part)
         loc.append(name)
         loc.extend(int(i) for i in indexes if i)
     err = {"loc": tuple(loc), "msg": problem.message, "input": problem.value, "type": "policy"}
-    return format_error(source, err)
+    return format_error(source, err, lines)

@@ -31,14 +31,21 @@ ImageMode = Literal["frame", "crop", "thumbnail"]
 
 Window = Annotated[str, AfterValidator(check_window)]
 Clock = Annotated[str, AfterValidator(check_clock)]
-ClassBytes = Annotated[int, BeforeValidator(SizeIn("0B", "10TB"))]
-TotalBytes = Annotated[int, BeforeValidator(SizeIn("1MB", "10TB"))]
-BudgetBytes = Annotated[int, BeforeValidator(SizeIn("100KB", "10TB"))]
-BatchBytes = Annotated[int, BeforeValidator(SizeIn("1KB", "64MB"))]
-ByteRate = Annotated[float, BeforeValidator(RateIn("100B/s", "10GB/s"))]
-Retention = Annotated[float, BeforeValidator(DurationIn("1m", "400d"))]
-Horizon = Annotated[float, BeforeValidator(DurationIn("10m", "30d"))]
-Interval = Annotated[float, BeforeValidator(DurationIn("1s", "7d"))]
+# In files these are written with units ("2MB", "10m", "1Mbit/s") or as plain numbers: the
+# JSON Schema for editors says so (json_schema_input_type).
+_UNITS = str | int | float
+ClassBytes = Annotated[int, BeforeValidator(SizeIn("0B", "10TB"), json_schema_input_type=_UNITS)]
+TotalBytes = Annotated[int, BeforeValidator(SizeIn("1MB", "10TB"), json_schema_input_type=_UNITS)]
+BudgetBytes = Annotated[int, BeforeValidator(SizeIn("100KB", "10TB"),
+                                             json_schema_input_type=_UNITS)]
+BatchBytes = Annotated[int, BeforeValidator(SizeIn("1KB", "64MB"), json_schema_input_type=_UNITS)]
+ByteRate = Annotated[float, BeforeValidator(RateIn("100B/s", "10GB/s"),
+                                            json_schema_input_type=_UNITS)]
+Retention = Annotated[float, BeforeValidator(DurationIn("1m", "400d"),
+                                             json_schema_input_type=_UNITS)]
+Horizon = Annotated[float, BeforeValidator(DurationIn("10m", "30d"),
+                                           json_schema_input_type=_UNITS)]
+Interval = Annotated[float, BeforeValidator(DurationIn("1s", "7d"), json_schema_input_type=_UNITS)]
 
 
 class ClassPolicy(Section):
@@ -228,7 +235,10 @@ class DegradePolicy(Section):
     """The ladder climbed, one rung at a time, while the backlog cannot drain within the
     horizon at the measured rate; climbed down again once it drains comfortably."""
 
-    ladder: list[Annotated[Step, BeforeValidator(_bare_step)]] = Field(
+    ladder: list[Annotated[Step, BeforeValidator(
+        _bare_step, json_schema_input_type=Step | Literal[
+            "lower_sampling", "crops_only", "thumbnails", "lower_jpeg_quality",
+            "essential_only"])]] = Field(
         default_factory=_default_ladder,
         description="steps in the order they are taken",
     )

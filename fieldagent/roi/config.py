@@ -46,9 +46,41 @@ def _check_box(box: tuple[float, float, float, float], where: str) -> None:
         )
 
 
+def crossing_edges(points: list[tuple[float, float]]) -> tuple[int, int] | None:
+    """The first pair of non-adjacent edges (by index) that cross, or None for a simple
+    polygon. Edge i runs from point i to point i+1 (the last back to the first)."""
+    n = len(points)
+    edges = [(points[i], points[(i + 1) % n]) for i in range(n)]
+    for i in range(n):
+        for j in range(i + 2, n):
+            if i == 0 and j == n - 1:  # they share the first point
+                continue
+            if _segments_cross(*edges[i], *edges[j]):
+                return i, j
+    return None
+
+
+def _segments_cross(a: tuple[float, float], b: tuple[float, float],
+                    c: tuple[float, float], d: tuple[float, float]) -> bool:
+    def side(p: tuple[float, float], q: tuple[float, float], r: tuple[float, float]) -> float:
+        return (q[0] - p[0]) * (r[1] - p[1]) - (q[1] - p[1]) * (r[0] - p[0])
+
+    d1, d2, d3, d4 = side(c, d, a), side(c, d, b), side(a, b, c), side(a, b, d)
+    return ((d1 > 0) != (d2 > 0) and d1 != 0 and d2 != 0
+            and (d3 > 0) != (d4 > 0) and d3 != 0 and d4 != 0)
+
+
 def _check_polygon(points: list[tuple[float, float]], where: str) -> None:
     if len(points) < 3:
         raise ValueError(f"{where} has {len(points)} point(s); a polygon needs at least 3")
+    crossing = crossing_edges(list(points))
+    if crossing is not None:
+        i, j = crossing
+        n = len(points)
+        raise ValueError(
+            f"{where} points {[list(p) for p in points]} cross themselves (the edge from "
+            f"point {i + 1} to {(i + 1) % n + 1} crosses the edge from point {j + 1} to "
+            f"{(j + 1) % n + 1}, a bow-tie); list the corners in order around the region")
     if abs(polygon_area(list(points))) < _MIN_AREA:
         raise ValueError(
             f"{where} points {[list(p) for p in points]} enclose no area (all on one line or "
@@ -63,16 +95,16 @@ def _check_quad(points: list[tuple[float, float]], where: str) -> None:
             f"{where} has {len(points)} points; a grid needs exactly 4 corners "
             "(top-left, top-right, bottom-right, bottom-left) or a 'box'"
         )
-    _check_polygon(points, where)
     signs = set()
     for i in range(4):
         (xa, ya), (xb, yb), (xc, yc) = points[i], points[(i + 1) % 4], points[(i + 2) % 4]
         signs.add((xb - xa) * (yc - yb) - (yb - ya) * (xc - xb) > 0)
-    if len(signs) != 1:
+    if len(signs) != 1 or crossing_edges(points) is not None:
         raise ValueError(
             f"{where} corners {[list(p) for p in points]} do not form a convex quadrilateral; "
             "list them in order around the tray: top-left, top-right, bottom-right, bottom-left"
         )
+    _check_polygon(points, where)
 
 
 class RectZone(Section):

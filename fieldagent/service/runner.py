@@ -177,38 +177,69 @@ class Service:
 def run_service(site: SiteConfig, config_path: Path, *, drain_only: bool = False,
                 drain_seconds: float = 600.0) -> int:
     """Build the agent, run until SIGTERM/SIGINT (or SIGUSR1: drain first), stop cleanly.
-    With ``drain_only``: start, drain, stop. Returns the exit code (1: a drain left
-    something behind)."""
-    agent = Agent(site, base_dir=config_path.resolve().parent)
+    SIGHUP reloads the config file: checked first (``check-config``'s checks); a bad file
+    is refused in the log and the running config kept. With ``drain_only``: start, drain,
+    stop. Returns the exit code (1: a drain left something behind)."""
     if drain_only:
+        agent = Agent(site, base_dir=config_path.resolve().parent)
         try:
             drained = drain(agent, drain_seconds)
         finally:
             agent.close()
         print(drained.text(), file=sys.stderr)
         return 0 if drained.safe_to_power_off else 1
-    service = Service(agent)
-    stop_requested = threading.Event()
-    drain_requested = threading.Event()
+    wake = threading.Event()
+    asked: dict[str, bool] = {"stop": False, "drain": False, "reload": False}
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        if stop_requested.is_set():
+        if asked["stop"]:
             log.warning("second stop signal: exiting now (state on disk is crash-safe)")
             sys.exit(1)
-        log.info("%s received%s", signal.Signals(signum).name,
-                 ": draining, then stopping" if signum == signal.SIGUSR1 else "")
-        if signum == signal.SIGUSR1:
-            drain_requested.set()
-        stop_requested.set()
+        name = signal.Signals(signum).name
+        if signum == signal.SIGHUP:
+            log.info("SIGHUP received: reloading %s", config_path)
+            asked["reload"] = True
+        else:
+            log.info("%s received%s", name,
+                     ": draining, then stopping" if signum == signal.SIGUSR1 else "")
+            asked["drain"] = signum == signal.SIGUSR1
+            asked["stop"] = True
+        wake.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGUSR1, on_signal)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    service = Service(Agent(site, base_dir=config_path.resolve().parent))
     service.start()
     report: DrainReport | None = None
     try:
-        while not stop_requested.wait(1.0):
-            pass
+        while not asked["stop"]:
+            wake.wait(1.0)
+            wake.clear()
+            if asked["reload"] and not asked["stop"]:
+                asked["reload"] = False
+                new = reloaded(config_path)
+                if new is not None:
+                    service.stop()
+                    service = Service(Agent(new, base_dir=config_path.resolve().parent))
+                    service.start()
+                    log.info("config reloaded from %s", config_path)
     finally:
-        report = service.stop(drain_seconds if drain_requested.is_set() else None)
+        report = service.stop(drain_seconds if asked["drain"] else None)
     return 0 if report is None or report.safe_to_power_off else 1
+
+
+def reloaded(config_path: Path) -> SiteConfig | None:
+    """The config file checked as ``check-config`` checks it, or None (each problem logged,
+    the running config kept)."""
+    from fieldagent.config.preflight import preflight
+    from fieldagent.config.site import load_site_config
+    from fieldagent.errors import ConfigError
+
+    try:
+        site = load_site_config(config_path)
+        problems = preflight(site, config_path)
+    except ConfigError as exc:
+        problems = exc.problems
+    for line in problems:
+        log.error("config reload refused, the running config is kept: %s", line)
+    return None if problems else site

@@ -3,7 +3,6 @@ but never a value."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pytest
@@ -52,8 +51,8 @@ def test_bad_shapes_are_refused_with_the_entry_name(tmp_path: Path) -> None:
         SecretStore.load(tmp_path / "nope.yaml")
 
 
-def test_a_world_readable_file_is_warned_about(tmp_path: Path,
-                                                caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING):
-        SecretStore.load(_write(tmp_path, "a: {b: c}\n", mode=0o644), environ={})
-    assert "chmod 600" in caplog.text
+def test_a_file_open_to_other_users_is_refused(tmp_path: Path) -> None:
+    for mode in (0o644, 0o640, 0o604):
+        with pytest.raises(ConfigError, match="chmod 600") as err:
+            SecretStore.load(_write(tmp_path, "a: {b: c}\n", mode=mode), environ={})
+        assert "b: c" not in str(err.value.problems) and "mode" in err.value.problems[0]

@@ -144,7 +144,8 @@ def test_check_config_command(tmp_path: Path) -> None:
     good = ROOT / "examples" / "site.yaml"
     bad = _write(tmp_path, "analysis: {max_side: 1, nope: 2}\n")
     run = subprocess.run(
-        [sys.executable, "-m", "fieldagent.cli", "check-config", str(good), str(bad)],
+        [sys.executable, "-m", "fieldagent.cli", "check-config", "--file-only", str(good),
+         str(bad)],
         capture_output=True,
         text=True,
     )
@@ -153,11 +154,15 @@ def test_check_config_command(tmp_path: Path) -> None:
     assert len(lines) == 2 and all(line.startswith(f"{bad}: analysis.") for line in lines)
     assert "ok" in run.stderr
     ok = subprocess.run(
-        [sys.executable, "-m", "fieldagent.cli", "check-config", str(good)],
+        [sys.executable, "-m", "fieldagent.cli", "check-config", "--file-only", str(good)],
         capture_output=True,
         text=True,
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
+    here = subprocess.run(  # this machine has no /etc/fieldagent/secrets.yaml for cam2
+        [sys.executable, "-m", "fieldagent.cli", "check-config", str(good)],
+        capture_output=True, text=True)
+    assert here.returncode == 1 and "secrets_file: '/etc/fieldagent/secrets.yaml'" in here.stdout
 
 
 def test_a_bad_policy_is_refused_with_the_config(tmp_path: Path) -> None:
