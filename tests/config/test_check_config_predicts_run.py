@@ -4,7 +4,8 @@ both go ahead."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,16 @@ CORPUS: dict[str, tuple[dict, list[Callable[[Path], None]], list[str]]] = {
         _site(alerts={"rules": [{"id": "f", "zones": ["B-*"], "when": {"flag": "fog"}}]}),
         [_cloud], ["alerts.rules[0].zones[0]: 'B-*': no zone", "(line "]),
 }
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """``main`` configures the root logger for a process; give this worker's back."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def _write(folder: Path, doc: dict, setup: list[Callable[[Path], None]]) -> Path:
