@@ -10,7 +10,7 @@ import base64
 import math
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -55,6 +55,9 @@ class _Reference:
     factor: int
     offset: tuple[float, float]
     age: int = 0
+    # gray and mask compressed for state(), made once per reference: the state is saved
+    # with every image (the agent's per-image checkpoint), the reference changes rarely
+    packed: dict[str, str] | None = field(default=None, init=False, repr=False, compare=False)
 
 
 class QualityChecker:
@@ -318,12 +321,14 @@ def _new_reference(
 
 
 def _reference_state(ref: _Reference) -> dict[str, Any]:
-    gray8 = np.clip(np.rint(ref.gray * 255.0), 0, 255).astype(np.uint8)
+    if ref.packed is None:
+        gray8 = np.clip(np.rint(ref.gray * 255.0), 0, 255).astype(np.uint8)
+        ref.packed = {"gray": _pack(gray8.tobytes()),
+                      "mask": _pack(np.packbits(ref.mask).tobytes())}
     return {
         "shape": list(ref.gray.shape),
         "factor": ref.factor,
-        "gray": _pack(gray8.tobytes()),
-        "mask": _pack(np.packbits(ref.mask).tobytes()),
+        **ref.packed,
         "offset": list(ref.offset),
         "age": ref.age,
     }
