@@ -222,7 +222,7 @@ class SegmentationConfig(Section):
         "the background, with every rough pixel away from the plant",
     )
     rough_ratio: float = Field(
-        2.0, ge=1.0, le=20.0,
+        3.0, ge=1.0, le=20.0,
         description="3x3 brightness variation this many times the seeds' own is rough "
         "(soil, grit): sampled as background, never grown into",
     )
