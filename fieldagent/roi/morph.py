@@ -97,6 +97,8 @@ def keep_seeded(
     size = np.bincount(labels.ravel(), minlength=n + 1)
     keep = (seed_count >= min_seed_px) & (size >= min_object_px)
     keep[0] = False
+    if max_hole_px <= 0:
+        return np.asarray(np.take(keep, labels))
     boxes = [box for i, box in enumerate(ndi.find_objects(labels), 1) if keep[i] and box]
     return fill_small_holes(np.take(keep, labels), max_hole_px, boxes)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
-from fieldagent.roi import morph, segment, tissue
+from fieldagent.roi import background, morph, segment, tissue
 
 
 def _image(seed: int = 0, shape: tuple[int, int] = (37, 53)) -> np.ndarray:
@@ -47,3 +47,13 @@ def test_index_test_with_folded_gains_matches_the_balanced_index() -> None:
     got = segment._index_above(planes, gains, (-2.4, 3.0, -1.0), 0.05)
     clear = np.abs(index - 0.05) > 1e-4  # rounding may differ right at the threshold
     np.testing.assert_array_equal(got[clear], (index > 0.05)[clear])
+
+
+def test_whole_frame_roughness_matches_the_per_pixel_gather() -> None:
+    rgb = _image(4, (41, 57))
+    lum = tissue.padded_lum(tuple(np.ascontiguousarray(rgb[..., i]) for i in range(3)))
+    cv = tissue.roughness_at(lum, np.arange(41 * 57)).reshape(41, 57)
+    for threshold in (0.05, 0.2, 0.4):
+        clear = np.abs(cv - threshold) > 1e-4  # rounding may differ right at the threshold
+        got = background._rough(lum, (41, 57), threshold)
+        np.testing.assert_array_equal(got[clear], (cv >= threshold)[clear])
