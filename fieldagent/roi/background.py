@@ -48,6 +48,8 @@ _VALUE_BINS = 8
 _MIN_COUNT = 2.0
 # Reach maps are built on a grid this many times coarser (cheap dilation).
 _BLOCK = 4
+# A round that adds less than this share of the plant ends the growth.
+_SETTLED = 0.01
 # The seeds' typical texture and brightness are medians over every 7th core pixel.
 _STRIDE = 7
 
@@ -72,6 +74,7 @@ def grow_candidates(
     open_ = _growable(ch, region, leaf_value, cfg) & ~candidate & smooth_nearby
     band = outer_band(core.shape, cfg.background_band)
     plant = _plant(core, candidate, cfg)
+    plant_px = int(plant.sum())
     for _ in range(cfg.grow_rounds):
         near = _near(plant, cfg.grow_px)
         background = band | (rough & ~near)
@@ -81,12 +84,16 @@ def grow_candidates(
         plant_coloured = contrast_bins(bins, near, background, cfg.contrast_ratio)
         flat = np.flatnonzero(near & open_)
         take = plant_coloured[np.take(bins.ravel(), flat)]
-        if not take.any():
+        taken = int(take.sum())
+        if taken == 0:
             break
         candidate = candidate.copy()
         candidate.ravel()[flat[take]] = True
         open_.ravel()[flat[take]] = False
+        if taken < _SETTLED * plant_px:
+            break  # the plant has stopped growing: another round would add specks
         plant = _plant(core, candidate, cfg)
+        plant_px = int(plant.sum())
     return candidate
 
 
