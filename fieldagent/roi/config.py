@@ -240,6 +240,35 @@ class SegmentationConfig(Section):
         description="a warm or pale colour is tissue when this many times commoner (as a share) "
         "near the seeds than in the soil ring",
     )
+    grow_rounds: int = Field(
+        4, ge=0, le=20,
+        description="rounds of growing the plant into tissue whose colour is not the "
+        "background's (0 = off: green seeds and soil-contrast tissue only)",
+    )
+    grow_px: int = Field(
+        24, ge=2, le=256, description="how far past the plant each growth round looks"
+    )
+    background_band: float = Field(
+        0.04, ge=0.0, le=0.25,
+        description="the frame's (zone's) outer band, this share of its short side, samples "
+        "the background, with every rough pixel away from the plant",
+    )
+    rough_ratio: float = Field(
+        3.0, ge=1.0, le=20.0,
+        description="3x3 brightness variation this many times the seeds' own is rough "
+        "(soil, grit): sampled as background, never grown into",
+    )
+    grow_min_brightness: float = Field(
+        0.5, ge=0.0, le=2.0,
+        description="growth takes pixels at least this share of the seeds' median brightness "
+        "(soil is darker than leaves; dark lesions inside a leaf come back as filled holes)",
+    )
+    shadow_max_value: float = Field(
+        0.25, ge=0.0, le=1.0, description="darker and greyer pixels are shadow: never grown into"
+    )
+    shadow_max_saturation: float = Field(
+        0.3, ge=0.0, le=1.0, description="...greyer than this saturation (see shadow_max_value)"
+    )
     min_seed_px: int = Field(
         8, ge=1, le=100_000, description="a plant region must hold this many seed-core pixels"
     )

@@ -13,6 +13,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 _FOUR = ndi.generate_binary_structure(2, 1)
+_EIGHT = ndi.generate_binary_structure(2, 2)
 
 
 def cross_step(mask: np.ndarray, *, erode: bool) -> np.ndarray:
@@ -79,6 +80,29 @@ def _holes(mask: np.ndarray, max_hole_px: int) -> np.ndarray:
     return np.asarray(fill[labels])
 
 
+def keep_seeded(
+    core: np.ndarray, candidate: np.ndarray, *, min_seed_px: int, min_object_px: int,
+    max_hole_px: int,
+) -> np.ndarray:
+    """Candidate regions (8-connected) that hold at least ``min_seed_px`` pixels of
+    ``core`` and ``min_object_px`` pixels in all, with holes up to ``max_hole_px`` filled.
+
+    Hysteresis, small-object removal and the boxes for hole filling all come from
+    one labelling of the candidate mask.
+    """
+    labels, n = ndi.label(candidate, structure=_EIGHT)
+    if n == 0:
+        return candidate
+    seed_count = np.bincount(labels[core], minlength=n + 1)
+    size = np.bincount(labels.ravel(), minlength=n + 1)
+    keep = (seed_count >= min_seed_px) & (size >= min_object_px)
+    keep[0] = False
+    if max_hole_px <= 0:
+        return np.asarray(np.take(keep, labels))
+    boxes = [box for i, box in enumerate(ndi.find_objects(labels), 1) if keep[i] and box]
+    return fill_small_holes(np.take(keep, labels), max_hole_px, boxes)
+
+
 def block_any(mask: np.ndarray, block: int) -> np.ndarray:
     """Shrink by ``block``: a cell is True when any pixel of its block is (edges padded)."""
     out = np.zeros(_blocks(mask.shape, block), dtype=bool)
@@ -91,3 +115,11 @@ def block_any(mask: np.ndarray, block: int) -> np.ndarray:
 
 def _blocks(shape: tuple[int, ...], block: int) -> tuple[int, int]:
     return -(-shape[0] // block), -(-shape[1] // block)
+
+
+def upsample(grid: np.ndarray, shape: tuple[int, ...], block: int) -> np.ndarray:
+    """A ``block``-times coarser grid blown back up to ``shape`` (one copy, by broadcasting)."""
+    rows, cols = grid.shape
+    cells = np.broadcast_to(grid[:, None, :, None], (rows, block, cols, block))
+    full = cells.reshape(rows * block, cols * block)
+    return np.ascontiguousarray(full[: shape[0], : shape[1]])

@@ -16,10 +16,15 @@ grows from certain vegetation into plant-coloured tissue:
    green) within reach of the seeds; vivid green outright, yellow, brown and
    pale pixels only in colours this image's soil does not have
    (:mod:`fieldagent.roi.tissue`);
-3. one labelling of ``seeds | tissue``: a region is plant when it holds at least
-   ``min_seed_px`` core pixels and ``min_object_px`` pixels, so a brown leaf
-   attached to a plant is kept, soil clods away from any green are not;
-4. holes up to ``max_hole_px`` (dark lesions, glare) are filled.
+3. *growth*: the plant grows into the pixels next to it whose colour is not
+   this image's background's (sampled at the frame's outer band and on rough,
+   soil-like pixels away from the plant), smooth and not too dark: blue-green
+   leaves under a cool light, pale leaves, a leaf half covered in lesions
+   (:mod:`fieldagent.roi.background`);
+4. one labelling of ``seeds | tissue | growth``: a region is plant when it holds
+   at least ``min_seed_px`` core pixels and ``min_object_px`` pixels, so a brown
+   leaf attached to a plant is kept, soil clods away from any green are not;
+5. holes up to ``max_hole_px`` (dark lesions, glare) are filled.
 
 Seeds are judged after a global colour cast (dusk, sodium lamps) is neutralised
 with shades-of-grey white balance, because the index thresholds assume white light.
@@ -30,17 +35,16 @@ Colour is measured *inside* this mask afterwards (:mod:`fieldagent.signals`).
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
+from fieldagent.roi.background import grow_candidates
 from fieldagent.roi.colour import exg, exgr
 from fieldagent.roi.config import SegmentationConfig
-from fieldagent.roi.morph import erode, fill_small_holes
+from fieldagent.roi.morph import erode, keep_seeded
 from fieldagent.roi.tissue import Channels, leaf_hue, tissue_mask
 
 __all__ = ["exg", "exgr", "segment_plants"]
 
-_EIGHT = ndi.generate_binary_structure(2, 2)
 _OTSU_STRIDE = 16  # Otsu on every 16th pixel: the same threshold, far cheaper
 _CAST_MAX_GREEN = 0.38  # green chromaticity above this is vegetation, not the light's colour
 _CAST_MIN_PIXELS = 500  # a frame full of canopy has no background to read the light from
@@ -74,8 +78,9 @@ def segment_plants(
     seeds = _seeds(ch.rgb, cast_gains(ch.rgb, cfg.white_balance_p), region,
                    method or cfg.method, cfg)
     core = erode(seeds, cfg.seed_core_radius)  # colour fringes along edges have no core
-    tissue = tissue_mask(ch, core, region, cfg)
-    plant = _grow(core, tissue | seeds, cfg)
+    candidate = tissue_mask(ch, core, region, cfg) | seeds
+    candidate = grow_candidates(ch, core, candidate, region, cfg)
+    plant = _grow(core, candidate, cfg)
     return plant if region is None else plant & region
 
 
@@ -214,17 +219,6 @@ def _otsu(
 
 def _grow(core: np.ndarray, candidate: np.ndarray, cfg: SegmentationConfig) -> np.ndarray:
     """Keep candidate regions that hold enough seed-core pixels and are large enough,
-    with their small holes filled.
-
-    Hysteresis, small-object removal and the boxes for hole filling all come from
-    one labelling of the candidate mask.
-    """
-    labels, n = ndi.label(candidate, structure=_EIGHT)
-    if n == 0:
-        return candidate
-    seed_count = np.bincount(labels[core], minlength=n + 1)
-    size = np.bincount(labels.ravel(), minlength=n + 1)
-    keep = (seed_count >= cfg.min_seed_px) & (size >= cfg.min_object_px)
-    keep[0] = False
-    boxes = [box for i, box in enumerate(ndi.find_objects(labels), 1) if keep[i] and box]
-    return fill_small_holes(np.take(keep, labels), cfg.max_hole_px, boxes)
+    with their small holes filled (:func:`fieldagent.roi.morph.keep_seeded`)."""
+    return keep_seeded(core, candidate, min_seed_px=cfg.min_seed_px,
+                       min_object_px=cfg.min_object_px, max_hole_px=cfg.max_hole_px)

@@ -35,7 +35,7 @@ from scipy import ndimage as ndi
 
 from fieldagent.roi.colour import planes
 from fieldagent.roi.config import SegmentationConfig
-from fieldagent.roi.morph import block_any, dilate, opening
+from fieldagent.roi.morph import block_any, dilate, opening, upsample
 
 # Near/far maps are built on a grid this many times coarser (cheap dilation).
 _BLOCK = 4
@@ -108,7 +108,7 @@ def tissue_mask(
     test = np.flatnonzero(keep)  # warm or pale: they take the colour test
     if test.size:
         chroma = _chroma_bin(*(np.take(c, test) for c in px.rgb))
-        smooth = _roughness_at(_padded_lum(ch.rgb), flat[test]) < cfg.smooth_max_cv
+        smooth = roughness_at(padded_lum(ch.rgb), flat[test]) < cfg.smooth_max_cv
         near_t = near[test]
         leafy = _leaf_coloured(chroma, near_t & smooth, ~near_t & ~smooth, cfg.contrast_ratio)
         # pale pixels are more often grey soil than glare on a leaf: they must be smooth too
@@ -133,8 +133,8 @@ def _candidates(
     """
     value, delta = ch.value, ch.delta
     # one upsampled map: 2 near the seeds, 1 in the ring, 0 out of reach
-    reach = _upsample(near_grid.view(np.uint8) * np.uint8(2) + ring_grid.view(np.uint8),
-                      value.shape)
+    reach = upsample(near_grid.view(np.uint8) * np.uint8(2) + ring_grid.view(np.uint8),
+                     value.shape, _BLOCK)
     gate = reach > 0
     gate &= value >= np.float32(cfg.tissue_min_value)
     gate &= delta >= np.float32(cfg.pale_min_saturation) * value
@@ -149,14 +149,6 @@ def _candidates(
     keep &= leaf_hue(*px.rgb, px.value, px.delta, cfg)
     keep &= hue_at_least(*px.rgb, px.delta, cfg.tissue_hue_min_deg)
     return flat, px, near, vivid, keep
-
-
-def _upsample(grid: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """A ``_BLOCK``-coarser grid blown back up to ``shape`` (one copy, by broadcasting)."""
-    rows, cols = grid.shape
-    cells = np.broadcast_to(grid[:, None, :, None], (rows, _BLOCK, cols, _BLOCK))
-    full = cells.reshape(rows * _BLOCK, cols * _BLOCK)
-    return np.ascontiguousarray(full[: shape[0], : shape[1]])
 
 
 def hue_at_least(
@@ -200,8 +192,8 @@ def _chroma_bin(red: np.ndarray, green: np.ndarray, blue: np.ndarray) -> np.ndar
     return rq * _BINS + gq
 
 
-def _padded_lum(rgb_planes: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
-    """R + G + B with a one-pixel black border, for :func:`_roughness_at`."""
+def padded_lum(rgb_planes: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """R + G + B with a one-pixel black border, for :func:`roughness_at`."""
     height, width = rgb_planes[0].shape
     lum = np.zeros((height + 2, width + 2), dtype=np.float32)
     inner = lum[1:-1, 1:-1]
@@ -210,13 +202,13 @@ def _padded_lum(rgb_planes: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.nda
     return lum
 
 
-def _roughness_at(lum: np.ndarray, flat: np.ndarray) -> np.ndarray:
+def roughness_at(lum: np.ndarray, flat: np.ndarray) -> np.ndarray:
     """Local coefficient of variation of brightness over 3x3 at the flat pixel indices
     ``flat`` of the unpadded frame: soil grain high, blades low.
 
     Only the pixels that take the colour test need it (a minority of the frame
     even near plants), so their nine neighbours are gathered from the padded
-    brightness ``lum`` (:func:`_padded_lum`) instead of box-filtering the whole
+    brightness ``lum`` (:func:`padded_lum`) instead of box-filtering the whole
     frame.  Outside the image counts as black and the sums are divided by 9, in
     the order a shifted-sum box filter adds them: the same values, bit for bit.
     """

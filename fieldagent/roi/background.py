@@ -1,0 +1,182 @@
+"""Grow the plant into tissue that differs from this image's own background.
+
+The seeds and the soil-contrast test (:mod:`fieldagent.roi.tissue`) are
+conservative by design: a dull blue-green leaf is refused because green plastic
+looks the same, and yellow or brown tissue is only kept next to green.  On real
+photos that loses whole parts of plants: blue-green grape leaves under a cool lab
+light, pale grey-green tobacco leaves, a corn leaf half covered in tan lesions.
+So after them the mask grows, in ``grow_rounds`` rounds of ``grow_px``, into the
+pixels next to the plant whose colour is *not the background's*:
+
+* the background is sampled where it is known without any colour rule: the
+  frame's (or zone's) outer band (``background_band``), which a top-down camera
+  fills with bench, floor or tray, and every pixel away from the plant that is
+  *rough* (3x3 brightness variation ``rough_ratio`` times the seeds' own):
+  soil, grit, perlite and gravel are grainy at any scale where leaves are not;
+* the near sample is everything within ``grow_px`` of the plant (plant, soil,
+  pot, bench alike);
+* both are binned by chromaticity *and* brightness (a dark shadow and a bright
+  board share their chromaticity, a brown lesion and soil their hue), and a
+  pixel is plant-coloured when its bin is ``contrast_ratio`` times commoner (as
+  a share) near the plant than in the background;
+* a plant-coloured pixel is taken when it is also smooth (or next to a smooth
+  one: lesion borders and leaf edges are rough lines), at least
+  ``grow_min_brightness`` times as bright as the seeds (soil is darker than any
+  leaf, necrotic lesions inside a leaf come back by hole filling), coloured at
+  least ``pale_min_saturation`` (white walls, labels and glare are not) and not
+  a dark grey shadow (``shadow_max_value``, ``shadow_max_saturation``).
+
+The segmenter then keeps what is connected to the seeds, as before: tissue
+joined to a plant stays in, a smooth yellow label or a terracotta pot separated
+from the leaves by soil does not.  ``grow_rounds=0`` is the segmenter before
+this step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from fieldagent.roi.config import SegmentationConfig
+from fieldagent.roi.morph import block_any, dilate, keep_seeded
+from fieldagent.roi.tissue import Channels, padded_lum, roughness_at, upsample
+
+# Chromaticity bins per axis (1/32 ~ 0.03 in r and g) and brightness bins (value / 8).
+_CHROMA_BINS = 32
+_VALUE_BINS = 8
+# A colour seen fewer (smoothed) times near the plant is noise, not tissue.
+_MIN_COUNT = 2.0
+# Reach maps are built on a grid this many times coarser (cheap dilation).
+_BLOCK = 4
+# A round that adds less than this share of the plant ends the growth.
+_SETTLED = 0.01
+# The seeds' typical texture and brightness are medians over every 7th core pixel.
+_STRIDE = 7
+
+
+def grow_candidates(
+    ch: Channels, core: np.ndarray, candidate: np.ndarray, region: np.ndarray | None,
+    cfg: SegmentationConfig,
+) -> np.ndarray:
+    """``candidate`` plus the pixels near the plant whose colour differs from this image's
+    background (see the module docstring); unchanged when there are no seeds."""
+    if cfg.grow_rounds == 0 or not core.any():
+        return candidate
+    lum = padded_lum(ch.rgb)
+    sample = np.flatnonzero(core)[::_STRIDE]
+    leaf_cv = float(np.median(roughness_at(lum, sample)))
+    leaf_value = float(np.median(ch.value.ravel()[sample]))
+    rough = _rough(lum, core.shape, cfg.rough_ratio * leaf_cv)
+    # a lesion's border and a leaf's edge are rough *lines* with smooth tissue either side:
+    # a pixel next to a smooth one may be grown into; soil is rough all over
+    smooth_nearby = dilate(~rough, 1)
+    bins = colour_bins(ch)
+    open_ = _growable(ch, region, leaf_value, cfg) & ~candidate & smooth_nearby
+    band = outer_band(core.shape, cfg.background_band)
+    plant = _plant(core, candidate, cfg)
+    plant_px = int(plant.sum())
+    for _ in range(cfg.grow_rounds):
+        near = _near(plant, cfg.grow_px)
+        background = band | (rough & ~near)
+        if region is not None:
+            near &= region
+            background &= region
+        plant_coloured = contrast_bins(bins, near, background, cfg.contrast_ratio)
+        flat = np.flatnonzero(near & open_)
+        take = plant_coloured[np.take(bins.ravel(), flat)]
+        taken = int(take.sum())
+        if taken == 0:
+            break
+        candidate = candidate.copy()
+        candidate.ravel()[flat[take]] = True
+        open_.ravel()[flat[take]] = False
+        if taken < _SETTLED * plant_px:
+            break  # the plant has stopped growing: another round would add specks
+        plant = _plant(core, candidate, cfg)
+        plant_px = int(plant.sum())
+    return candidate
+
+
+def colour_bins(ch: Channels) -> np.ndarray:
+    """Index of each pixel's (brightness, r, g) bin: chromaticity r, g = R/(R+G+B), G/(...)
+    in ``_CHROMA_BINS`` steps, brightness max(R, G, B) in ``_VALUE_BINS``."""
+    inv = np.float32(_CHROMA_BINS) / np.maximum(ch.red + ch.green + ch.blue, np.float32(1e-6))
+    rq = np.minimum((ch.red * inv).astype(np.intp), _CHROMA_BINS - 1)
+    gq = np.minimum((ch.green * inv).astype(np.intp), _CHROMA_BINS - 1)
+    vq = np.minimum((ch.value * np.float32(_VALUE_BINS)).astype(np.intp), _VALUE_BINS - 1)
+    return np.asarray((vq * _CHROMA_BINS + rq) * _CHROMA_BINS + gq)
+
+
+def contrast_bins(
+    bins: np.ndarray, near: np.ndarray, background: np.ndarray, ratio: float
+) -> np.ndarray:
+    """Per bin: is this colour ``ratio`` times commoner (as a share) in ``near`` than in
+    ``background``?  Bins no background pixel falls in pass whenever seen near."""
+    n_near = _smoothed_hist(bins[near])
+    n_back = _smoothed_hist(bins[background])
+    share_near = n_near / max(float(near.sum()), 1.0)
+    share_back = n_back / max(float(background.sum()), 1.0)
+    return np.asarray((share_near > ratio * share_back) & (n_near >= _MIN_COUNT))
+
+
+def outer_band(shape: tuple[int, ...], share: float) -> np.ndarray:
+    """The frame's outer band, ``share`` of the short side wide (at least one pixel)."""
+    band = np.zeros(shape[:2], dtype=bool)
+    width = max(1, round(share * min(shape[:2])))
+    band[:width], band[-width:], band[:, :width], band[:, -width:] = True, True, True, True
+    return band
+
+
+def _growable(
+    ch: Channels, region: np.ndarray | None, leaf_value: float, cfg: SegmentationConfig
+) -> np.ndarray:
+    """Pixels the plant may grow into: bright enough next to the seeds, coloured at least
+    ``pale_min_saturation`` (a white wall or label is never tissue), not a dark grey
+    shadow, inside the zone."""
+    ok = ch.value >= np.float32(max(cfg.tissue_min_value, cfg.grow_min_brightness * leaf_value))
+    ok &= ch.delta >= np.float32(cfg.pale_min_saturation) * ch.value
+    shadow = (ch.value < np.float32(cfg.shadow_max_value)) & (
+        ch.delta < np.float32(cfg.shadow_max_saturation) * ch.value
+    )
+    ok &= ~shadow
+    return ok if region is None else ok & region
+
+
+def _plant(core: np.ndarray, candidate: np.ndarray, cfg: SegmentationConfig) -> np.ndarray:
+    return keep_seeded(core, candidate, min_seed_px=cfg.min_seed_px,
+                       min_object_px=cfg.min_object_px, max_hole_px=0)
+
+
+def _near(plant: np.ndarray, reach_px: int) -> np.ndarray:
+    """Within about ``reach_px`` of the plant (dilated on a coarser grid: cheap)."""
+    steps = max(1, round(reach_px / _BLOCK))
+    return upsample(dilate(block_any(plant, _BLOCK), steps), plant.shape, _BLOCK)
+
+
+def _rough(lum: np.ndarray, shape: tuple[int, ...], threshold: float) -> np.ndarray:
+    """Pixels whose 3x3 brightness variation is at least ``threshold``: the whole-frame twin
+    of :func:`fieldagent.roi.tissue.roughness_at` (``lum`` padded with black), by shifted
+    sums, several times cheaper than gathering nine neighbours per pixel."""
+    square = lum * lum
+    mean, mean_sq = _box3(lum), _box3(square)
+    mean_sq -= mean * mean
+    np.maximum(mean_sq, np.float32(0.0), out=mean_sq)
+    np.sqrt(mean_sq, out=mean_sq)
+    return np.asarray(mean_sq >= np.float32(threshold) * np.maximum(mean, np.float32(1e-3)))
+
+
+def _box3(padded: np.ndarray) -> np.ndarray:
+    """3x3 means of the inner pixels of a one-pixel-padded array."""
+    rows = padded[:-2] + padded[1:-1]
+    rows += padded[2:]
+    box = rows[:, :-2] + rows[:, 1:-1]
+    box += rows[:, 2:]
+    box *= np.float32(1.0 / 9.0)
+    return box
+
+
+def _smoothed_hist(bins: np.ndarray) -> np.ndarray:
+    """Counts per bin, spread over the 3x3x3 neighbourhood (sampling noise)."""
+    hist = np.bincount(bins, minlength=_VALUE_BINS * _CHROMA_BINS * _CHROMA_BINS)
+    cube = hist.astype(np.float32).reshape(_VALUE_BINS, _CHROMA_BINS, _CHROMA_BINS)
+    return ndi.uniform_filter(cube, size=3, mode="constant").ravel() * np.float32(27.0)
