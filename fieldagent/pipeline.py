@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -37,6 +38,7 @@ from fieldagent.roi.extract import Roi, crop, extract_rois
 from fieldagent.roi.segment import segment_plants
 from fieldagent.signals.baseline import ZoneHistory
 from fieldagent.signals.compute import compute_signals
+from fieldagent.signals.light import FLAG_LIGHT, light_gate
 
 log = logging.getLogger(__name__)
 
@@ -212,11 +214,14 @@ class CameraPipeline:
                 plant_mask=plant,
             )
         with _timed(t, "signals"):
-            measured = [self._measure(frame, roi, nir, captured_at, quality.ok) for roi in rois]
+            unlike = light_gate(colour, self._hour(captured_at), cfg.signals.light)
+            comparable = quality.ok and unlike is None
+            measured = [self._measure(frame, roi, nir, captured_at, comparable) for roi in rois]
         with _timed(t, "model"):
             outputs = self._infer(frame, rois)
+        light_flags = () if unlike is None or not quality.ok else (FLAG_LIGHT,)
         results = tuple(
-            RoiResult(roi.id, roi.bbox, quality.ok, flags, signals, out)
+            RoiResult(roi.id, roi.bbox, comparable, flags + light_flags, signals, out)
             for roi, (signals, flags), out in zip(rois, measured, outputs, strict=True)
         )
         with _timed(t, "alerts"):
@@ -238,6 +243,11 @@ class CameraPipeline:
             alerts=tuple(alerts),
             timings_ms=t,
         )
+
+    def _hour(self, at: datetime) -> float:
+        """Local hour of day (0-24) at the site, for the light gate."""
+        local = at.astimezone(ZoneInfo(self.site.site.timezone))
+        return local.hour + local.minute / 60 + local.second / 3600
 
     def _decode(self, path: str | os.PathLike[str]) -> Frame:
         cfg = self.site.analysis

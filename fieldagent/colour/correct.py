@@ -38,10 +38,12 @@ class ColourReport:
     light's colour was from the camera's usual light (largest / smallest
     background gain, 1.0 = usual; NaN while unknown). ``flags`` holds
     ``colour_card_unreadable`` when a configured card could not be used.
+    ``usual_frames`` is how many frames the usual light was learned from.
     """
 
     method: str
     tint: float
+    usual_frames: int = 0
     gains: tuple[float, float, float] | None = None
     residual: float | None = None
     flags: tuple[str, ...] = ()
@@ -52,6 +54,7 @@ class ColourReport:
         return {
             "method": self.method,
             "tint": _round(self.tint),
+            "usual_frames": self.usual_frames,
             "gains": None if self.gains is None else [_round(g) for g in self.gains],
             "card_residual": None if self.residual is None else _round(self.residual),
             "flags": list(self.flags),
@@ -72,6 +75,7 @@ class ColourCorrector:
         """The frame in corrected colour (float32 [0, 1]) and what was applied."""
         measured = balance.background_colour(rgb)
         usual = balance.usual_colour(list(self._history))
+        known = len(self._history)
         gains = None
         if measured is not None and usual is not None:
             # second pass: choose the background pixels as they look under the usual light
@@ -89,13 +93,14 @@ class ColourCorrector:
         if self.config.card is not None:
             card = self._card_fit(rgb)
             if card[1].ok:
-                return card[0], ColourReport("card", tint, residual=card[1].residual)
+                return card[0], ColourReport("card", tint, known,
+                                               residual=card[1].residual)
             flags, message = (FLAG_CARD,), card[1].reason + "; colours were white-balanced instead"
         if self.config.white_balance == "off" or gains is None:
-            return np.asarray(rgb, dtype=np.float32), ColourReport("none", tint, None, None,
+            return np.asarray(rgb, dtype=np.float32), ColourReport("none", tint, known, None, None,
                                                                    flags, message)
         g = (float(gains[0]), float(gains[1]), float(gains[2]))
-        return balance.apply_gains(rgb, gains), ColourReport("white_balance", tint, g, None,
+        return balance.apply_gains(rgb, gains), ColourReport("white_balance", tint, known, g, None,
                                                              flags, message)
 
     def _card_fit(self, rgb: np.ndarray) -> tuple[np.ndarray, CardFit]:

@@ -32,7 +32,7 @@ class GreenhouseLight:
     shade_hours: tuple[float, float] = (11.0, 15.0)
     shade_transmission: float = 0.55
     lamp_hours: tuple[tuple[float, float], ...] = ((4.0, 7.5), (18.5, 23.0))
-    lamp_level: float = 0.12  # lamp light relative to full sun
+    lamp_level: float = 0.25  # lamp light relative to full sun
     lamp_tint: tuple[float, float, float] = (1.5, 0.75, 1.6)  # pink LED
     auto_exposure: float = 0.5  # share of brightness changes the camera's exposure undoes
 
