@@ -204,7 +204,9 @@ class CameraPipeline:
         with _timed(t, "segment"):
             plant = segment_plants(frame.rgb, config=cfg.segmentation)
         with _timed(t, "quality"):
-            quality = self.quality.check(raw.rgb, background=~plant)
+            quality = self.quality.check(
+                raw.rgb, background=~plant, hour=self._hour(captured_at)
+            )
         with _timed(t, "rois"):
             rois = extract_rois(
                 frame.rgb,

@@ -60,6 +60,8 @@ def test_a_week_of_realistic_light_on_healthy_plants_raises_no_stress_alert(seed
     assert any(lt.lamps_on for lt in lights) and any(lt.shade_closed for lt in lights)
     results = run(frames)
     assert stress_alerts(results) == []
+    exposure = {"underexposed", "overexposed"}
+    assert not [r.image for r in results if r.quality and exposure & set(r.quality.flag_names)]
     # ... and the frames were analysed, not all skipped: most daylight frames are compared
     compared = [r for r in results if r.results and all(x.trusted for x in r.results)]
     assert len(compared) >= FRAMES // 3
@@ -97,3 +99,21 @@ def test_a_camera_started_under_grow_lamps_waits_to_learn_its_usual_light() -> N
     assert stress_alerts(results) == []
     first_lit = next(r for r in results if r.quality and r.quality.ok)
     assert all("light_not_comparable" in x.flags for x in first_lit.results)
+
+
+def test_a_frame_at_40_percent_of_the_usual_brightness_in_a_realistic_week_is_flagged() -> None:
+    """The issue's case in context: day 4 at 12:30 the frame is 40 % as bright as this camera
+    usually is at that hour (0.11 against 0.25; the camera is exposed brighter than the default
+    scene so that the dim frame stays above the absolute 'dark' limit)."""
+    spec = SceneSpec(width=480, height=360, rows=1, cols=3, seed=3, light=1.8)
+    dim = 2 + 12 * 3  # Thursday 12:30
+    frames = tuple(series(spec, frames=dim + 2, start=START, interval=timedelta(hours=2),
+                          lighting=GreenhouseLight(), fault_plan={dim: ("dark", 0.4)}))
+    results = run(frames)
+    flagged = [i for i, r in enumerate(results)
+               if r.quality and "underexposed" in r.quality.flag_names]
+    assert flagged == [dim]
+    report = results[dim].quality
+    assert report is not None
+    flag = next(f for f in report.flags if f.name == "underexposed")
+    assert flag.metric == "mean_luminance" and "usually" in flag.message
