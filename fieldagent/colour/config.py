@@ -39,6 +39,19 @@ class CardConfig(Section):
         return box
 
 
+    @model_validator(mode="after")
+    def _reference_matches_layout(self) -> CardConfig:
+        patches = self.rows * self.cols
+        listed = len(self.reference) if self.reference else 24
+        if listed != patches:
+            what = "reference lists" if self.reference else "the default ColorChecker has"
+            raise ValueError(
+                f"the card is laid out as {self.rows} x {self.cols} = {patches} patches but "
+                f"{what} {listed} colours; give one reference colour per patch"
+            )
+        return self
+
+
 class ColourConfig(Section):
     """How a camera's frames are colour-corrected before anything is measured.
 
