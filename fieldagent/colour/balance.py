@@ -80,7 +80,9 @@ def soften(gains: np.ndarray, *, start: float, full: float) -> np.ndarray:
     t = tint(gains)
     if t >= full:
         return np.asarray(gains, dtype=np.float64)
-    weight = max(0.0, math.log(t / start) / math.log(full / start)) if t > start else 0.0
+    if t <= start:
+        return np.ones(3, dtype=np.float64)
+    weight = math.log(t / start) / math.log(full / start)
     out = np.asarray(gains, dtype=np.float64) ** weight
     return np.asarray(out / float(out @ _LUMA), dtype=np.float64)
 

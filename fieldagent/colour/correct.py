@@ -78,10 +78,11 @@ class ColourCorrector:
         known = len(self._history)
         gains = None
         if measured is not None and usual is not None:
-            # second pass: choose the background pixels as they look under the usual light
-            first = balance.balance_gains(measured[0], usual, max_gain=self.config.max_gain)
-            measured = balance.background_colour(rgb, gains=first) or measured
             gains = balance.balance_gains(measured[0], usual, max_gain=self.config.max_gain)
+            if balance.tint(gains) > self.config.min_tint:
+                # second pass: choose the background pixels as they look under the usual light
+                measured = balance.background_colour(rgb, gains=gains) or measured
+                gains = balance.balance_gains(measured[0], usual, max_gain=self.config.max_gain)
         tint = balance.tint(gains) if gains is not None else float("nan")
         if gains is not None:
             cfg = self.config
@@ -100,6 +101,9 @@ class ColourCorrector:
             return np.asarray(rgb, dtype=np.float32), ColourReport("none", tint, known, None, None,
                                                                    flags, message)
         g = (float(gains[0]), float(gains[1]), float(gains[2]))
+        if g == (1.0, 1.0, 1.0):  # the usual light: nothing to undo, nothing to pay
+            return np.asarray(rgb, dtype=np.float32), ColourReport(
+                "white_balance", tint, known, g, None, flags, message)
         return balance.apply_gains(rgb, gains), ColourReport("white_balance", tint, known, g, None,
                                                              flags, message)
 
