@@ -69,7 +69,14 @@ class RoiResult:
 
 @dataclass(frozen=True)
 class ImageResult:
-    """Everything the agent learned from one image (or why it could not)."""
+    """Everything the agent learned from one image (or why it could not).
+
+    ``frame`` is the image as the camera delivered it (quality is judged on it,
+    offloaded crops come from it); ``corrected_rgb`` is the same frame in
+    corrected colour, what segmentation, signals and the model saw. ``colour``
+    says what correction was applied; ``light_gate`` why the zones were not
+    compared with their baselines (None when they were).
+    """
 
     image: str
     camera: str
@@ -80,6 +87,7 @@ class ImageResult:
     frame: Frame | None = None
     quality: QualityReport | None = None
     colour: ColourReport | None = None
+    light_gate: str | None = None
     corrected_rgb: np.ndarray | None = None
     plant_mask: np.ndarray | None = None
     rois: tuple[Roi, ...] = ()
@@ -98,7 +106,7 @@ class ImageResult:
         d["size"] = {"full": list(self.frame.full_size), "analysis": list(self.frame.size)}
         d["quality"] = self.quality.to_dict()
         if self.colour is not None:
-            d["colour"] = self.colour.to_dict()
+            d["colour"] = {**self.colour.to_dict(), "not_compared_because": self.light_gate}
         d["rois"] = [r.to_dict(self.frame.size) for r in self.results]
         d["alerts"] = [a.to_dict() for a in self.alerts]
         d["timings_ms"] = self.timings_ms
@@ -197,16 +205,14 @@ class CameraPipeline:
         t = timings if timings is not None else {}
         cfg = self.site.analysis
         start = time.perf_counter()
-        raw = frame
+        raw, hour = frame, self._hour(captured_at)
         with _timed(t, "colour"):
             rgb, colour = self.colour.correct(raw.rgb)
             frame = dataclasses.replace(raw, rgb=rgb)
         with _timed(t, "segment"):
             plant = segment_plants(frame.rgb, config=cfg.segmentation)
         with _timed(t, "quality"):
-            quality = self.quality.check(
-                raw.rgb, background=~plant, hour=self._hour(captured_at)
-            )
+            quality = self.quality.check(raw.rgb, background=~plant, hour=hour)
         with _timed(t, "rois"):
             rois = extract_rois(
                 frame.rgb,
@@ -216,7 +222,7 @@ class CameraPipeline:
                 plant_mask=plant,
             )
         with _timed(t, "signals"):
-            unlike = light_gate(colour, self._hour(captured_at), cfg.signals.light)
+            unlike = light_gate(colour, hour, cfg.signals.light)
             comparable = quality.ok and unlike is None
             measured = [self._measure(frame, roi, nir, captured_at, comparable) for roi in rois]
         with _timed(t, "model"):
@@ -238,6 +244,7 @@ class CameraPipeline:
             frame=raw,
             quality=quality,
             colour=colour,
+            light_gate=unlike,
             corrected_rgb=frame.rgb,
             plant_mask=plant,
             rois=tuple(rois),

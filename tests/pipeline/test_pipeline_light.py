@@ -99,6 +99,12 @@ def test_a_camera_started_under_grow_lamps_waits_to_learn_its_usual_light() -> N
     assert stress_alerts(results) == []
     first_lit = next(r for r in results if r.quality and r.quality.ok)
     assert all("light_not_comparable" in x.flags for x in first_lit.results)
+    said = first_lit.to_dict()["colour"]
+    assert "still being learned" in said["not_compared_because"]
+    later = [r.to_dict()["colour"] for r in results[-12:] if r.results]
+    assert any(c["not_compared_because"] is None and c["method"] == "white_balance"
+               for c in later)
+    assert any("lamps" in (c["not_compared_because"] or "") for c in later)
 
 
 def test_a_frame_at_40_percent_of_the_usual_brightness_in_a_realistic_week_is_flagged() -> None:
