@@ -7,6 +7,7 @@ owns one per camera and can persist it with :meth:`QualityChecker.state`.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import math
 import zlib
 from collections.abc import Mapping
@@ -67,7 +68,7 @@ class QualityChecker:
             BASELINE_METRICS, window=config.baseline_window, warmup=config.warmup_frames
         )
         self._hourly = HourlyLuminance(
-            days=config.exposure_days, min_samples=config.exposure_min_samples
+            per_hour=config.exposure_frames_per_hour, min_samples=config.exposure_min_samples
         )
         self._reference: _Reference | None = None
         self._fingerprint: bytes | None = None
@@ -107,8 +108,9 @@ class QualityChecker:
         if usual is not None:
             values["usual_mean_luminance_this_hour"] = usual
         night = self.config.night
-        exposure = {"dark", "underexposed", "overexposed"}
-        if (night.dark and night.is_night(hour)) or any(f.name in exposure for f in flags):
+        if night.dark and night.is_night(hour):
+            return [_expected_at_night(f) if f.name == "dark" else f for f in flags]
+        if any(f.name in ("dark", "underexposed", "overexposed") for f in flags):
             return flags
         flag = rules.relative_exposure_flag(values["mean_luminance"], usual, self.config)
         return flags if flag is None else [flag, *flags]
@@ -285,6 +287,16 @@ class QualityChecker:
             keep = math.hypot(*shift) < _OFFSET_DEADBAND_PX
             offset = ref.offset if keep else (ref.offset[0] + shift[0], ref.offset[1] + shift[1])
             self._reference = _new_reference(gray, mask, self.config, offset)
+
+
+def _expected_at_night(flag: QualityFlag) -> QualityFlag:
+    """The dark flag of a camera that is dark at night by design: still blocking (nothing
+    can be measured), but its sentence says this is expected rather than asking for a fix."""
+    msg = (
+        f"night: too dark to analyse (mean brightness {flag.value:.3f}), as expected for this "
+        "site's cameras at night (quality.night)"
+    )
+    return dataclasses.replace(flag, message=msg)
 
 
 def _report(

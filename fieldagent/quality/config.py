@@ -101,8 +101,12 @@ class QualityConfig(Section):
         description="mean luminance above this multiple of the camera's usual brightness at this "
         "hour flags 'overexposed'",
     )
-    exposure_days: int = Field(
-        14, ge=1, le=365, description="good frames kept per hour of day for the usual brightness"
+    exposure_frames_per_hour: int = Field(
+        30,
+        ge=1,
+        le=10_000,
+        description="latest good frames kept per hour of the day for the usual brightness (one "
+        "image an hour: 30 days; one every 5 minutes: the last 2.5 days' worth of that hour)",
     )
     exposure_min_samples: int = Field(
         3,

@@ -24,9 +24,9 @@ HOURS = 24
 class HourlyLuminance:
     """Recent mean luminance of good frames, one short history per hour of the day."""
 
-    def __init__(self, *, days: int, min_samples: int) -> None:
-        self.days, self.min_samples = days, min_samples
-        self._bins: list[deque[float]] = [deque(maxlen=days) for _ in range(HOURS)]
+    def __init__(self, *, per_hour: int, min_samples: int) -> None:
+        self.per_hour, self.min_samples = per_hour, min_samples
+        self._bins: list[deque[float]] = [deque(maxlen=per_hour) for _ in range(HOURS)]
 
     def update(self, hour: float, luminance: float) -> None:
         """Add one good frame's mean luminance at local ``hour`` (0-24)."""

@@ -82,6 +82,11 @@ def test_night_frames_of_a_camera_declared_dark_at_night_are_not_flagged() -> No
     assert "underexposed" in plain.check(at_brightness(0.10, 5), hour=23.0).flag_names
     night = dark_at_night.check(at_brightness(0.10, 5), hour=23.0)
     assert night.ok and night.flags == ()
+    # a pitch-black night frame still cannot be measured, but is called expected
+    black = dark_at_night.check(at_brightness(0.02, 8), hour=2.0)
+    assert black.flag_names == ("dark",) and not black.ok
+    assert "quality.night" in black.flags[0].message
+    assert "quality.night" not in plain.check(at_brightness(0.02, 8), hour=2.0).flags[0].message
     # ... by day the same camera is still judged
     learned(dark_at_night, 12.0, 0.35)
     assert "underexposed" in dark_at_night.check(at_brightness(0.10, 6), hour=12.0).flag_names
