@@ -52,11 +52,12 @@ class LightGate(Section):
 
     enabled: bool = Field(True, description="compare zones only under comparable light")
     max_tint: float = Field(
-        1.6,
+        1.4,
         ge=1.0,
         le=10.0,
         description="light coloured further than this from the camera's usual light (largest / "
-        "smallest white-balance gain; dawn ~1.8, pink grow lamps ~2.3) is not compared",
+        "smallest white-balance gain; daylight 1.0-1.3, dawn and dusk 1.5-1.9, pink grow "
+        "lamps ~2.2) is not compared",
     )
     min_usual_frames: int = Field(
         0, ge=0, le=10_000,
