@@ -6,9 +6,10 @@ stress state of each zone, a legend of the colours, and the plant mask itself as
 A zone's colour says only what the validated path says: the alert rules (red while an
 alert is open for it), its signals against its own baseline (amber when they moved
 away from it), whether the image could be measured at all (grey) and whether the
-baseline is still being learnt (blue). The stress model's label is printed with its
-confidence (or ``unknown``) but never colours a zone: on real photos it has not been
-shown to beat the colour signals.
+baseline is still being learnt (blue); grey also covers a zone not compared with its
+baseline because the light was unlike the camera's usual light. The stress model's label
+is printed with its confidence (or ``unknown``) but never colours a zone: on real photos
+it has not been shown to beat the colour signals.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ LEGEND: tuple[tuple[tuple[int, int, int], str], ...] = (
     (_WARN, "changed from its own baseline, no alert"),
     (_OK, "as usual"),
     (_LEARNING, "learning its baseline"),
-    (_UNTRUSTED, "not measured: image failed quality"),
+    (_UNTRUSTED, "not compared: image failed quality or light unlike usual"),
     (_MASK, "plant outline"),
 )
 

@@ -1,13 +1,17 @@
 """From one camera image to quality flags, regions, signals, model output and alerts.
 
 ``CameraPipeline.process`` reads top to bottom in the order the data flows:
-decode -> segment -> quality -> regions -> signals -> model -> alerts.
-Everything a camera must remember between images (quality baseline, zone
-histories, alert streaks) lives in its ``CameraPipeline``.
+decode -> colour -> segment -> quality -> regions -> signals -> model -> alerts.
+Everything a camera must remember between images (usual light, quality
+baseline, zone histories, alert streaks) lives in its ``CameraPipeline``.
+Colour is corrected first (card or white balance), so segmentation, signals
+and the model see the same colours at dawn and at noon; quality judges the
+frame as the camera delivered it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import os
@@ -18,10 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from fieldagent.alerts import CAMERA_LEVEL, Alert, AlertEngine, Observation
+from fieldagent.colour import ColourCorrector, ColourReport
 from fieldagent.config.site import CameraConfig, SiteConfig
 from fieldagent.decode import Frame, decode
 from fieldagent.errors import ImageRejected
@@ -32,6 +38,7 @@ from fieldagent.roi.extract import Roi, crop, extract_rois
 from fieldagent.roi.segment import segment_plants
 from fieldagent.signals.baseline import ZoneHistory
 from fieldagent.signals.compute import compute_signals
+from fieldagent.signals.light import FLAG_LIGHT, light_gate
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +69,14 @@ class RoiResult:
 
 @dataclass(frozen=True)
 class ImageResult:
-    """Everything the agent learned from one image (or why it could not)."""
+    """Everything the agent learned from one image (or why it could not).
+
+    ``frame`` is the image as the camera delivered it (quality is judged on it,
+    offloaded crops come from it); ``corrected_rgb`` is the same frame in
+    corrected colour, what segmentation, signals and the model saw. ``colour``
+    says what correction was applied; ``light_gate`` why the zones were not
+    compared with their baselines (None when they were).
+    """
 
     image: str
     camera: str
@@ -72,6 +86,9 @@ class ImageResult:
     captured_at: datetime | None = None
     frame: Frame | None = None
     quality: QualityReport | None = None
+    colour: ColourReport | None = None
+    light_gate: str | None = None
+    corrected_rgb: np.ndarray | None = None
     plant_mask: np.ndarray | None = None
     rois: tuple[Roi, ...] = ()
     results: tuple[RoiResult, ...] = ()
@@ -90,6 +107,8 @@ class ImageResult:
         d["captured_at"] = self.captured_at.isoformat() if self.captured_at else None
         d["size"] = {"full": list(self.frame.full_size), "analysis": list(self.frame.size)}
         d["quality"] = self.quality.to_dict()
+        if self.colour is not None:
+            d["colour"] = {**self.colour.to_dict(), "not_compared_because": self.light_gate}
         d["rois"] = [r.to_dict(self.frame.size) for r in self.results]
         d["alerts"] = [a.to_dict() for a in self.alerts]
         d["timings_ms"] = self.timings_ms
@@ -101,6 +120,7 @@ class CameraPipeline:
 
     def __init__(self, site: SiteConfig, camera: CameraConfig, model: StressModel | None) -> None:
         self.site, self.camera, self.model = site, camera, model
+        self.colour = ColourCorrector(camera.colour)
         self.quality = QualityChecker(site.analysis.quality)
         self.histories: dict[str, ZoneHistory] = {}
         self.alerts = AlertEngine(site.alerts.active_rules, site=site.site.id, camera=camera.id)
@@ -109,6 +129,7 @@ class CameraPipeline:
         """What a restart must not forget: quality baselines and the moved-reference, each
         zone's signal history, open alerts. JSON-ready; see :meth:`restore`."""
         return {
+            "colour": self.colour.state(),
             "quality": self.quality.state(),
             "zones": {z: h.state() for z, h in self.histories.items()},
             "alerts": self.alerts.state(),
@@ -118,6 +139,10 @@ class CameraPipeline:
         """Continue from :meth:`state`. An unreadable part is logged and started fresh: a
         camera that relearns its baseline is better than an agent that will not start."""
         cfg = self.site.analysis
+        try:
+            self.colour = ColourCorrector.from_state(self.camera.colour, state.get("colour") or {})
+        except ValueError as exc:
+            log.warning("camera %s: %s", self.camera.id, exc)
         try:
             self.quality = QualityChecker.from_state(cfg.quality, state.get("quality") or {})
         except ValueError as exc:
@@ -182,10 +207,14 @@ class CameraPipeline:
         t = timings if timings is not None else {}
         cfg = self.site.analysis
         start = time.perf_counter()
+        raw, hour = frame, self._hour(captured_at)
+        with _timed(t, "colour"):
+            rgb, colour = self.colour.correct(raw.rgb)
+            frame = dataclasses.replace(raw, rgb=rgb)
         with _timed(t, "segment"):
             plant = segment_plants(frame.rgb, config=cfg.segmentation)
         with _timed(t, "quality"):
-            quality = self.quality.check(frame.rgb, background=~plant)
+            quality = self.quality.check(raw.rgb, background=~plant, hour=hour)
         with _timed(t, "rois"):
             rois = extract_rois(
                 frame.rgb,
@@ -195,15 +224,18 @@ class CameraPipeline:
                 plant_mask=plant,
             )
         with _timed(t, "signals"):
-            measured = [self._measure(frame, roi, nir, captured_at, quality.ok) for roi in rois]
+            unlike = light_gate(colour, hour, cfg.signals.light)
+            comparable = quality.ok and unlike is None
+            measured = [self._measure(frame, roi, nir, captured_at, comparable) for roi in rois]
         with _timed(t, "model"):
             outputs = self._infer(frame, rois)
+        light_flags = () if unlike is None or not quality.ok else (FLAG_LIGHT,)
         results = tuple(
-            RoiResult(roi.id, roi.bbox, quality.ok, flags, signals, out)
+            RoiResult(roi.id, roi.bbox, comparable, flags + light_flags, signals, out)
             for roi, (signals, flags), out in zip(rois, measured, outputs, strict=True)
         )
         with _timed(t, "alerts"):
-            alerts = self.alerts.evaluate(captured_at, _observations(quality, results))
+            alerts = self.alerts.evaluate(captured_at, _observations(quality, colour, results))
         t["analysis"] = round((time.perf_counter() - start) * 1000, 2)
         t["total"] = round(sum(v for k, v in t.items() if k in ("decode", "analysis")), 2)
         return ImageResult(
@@ -211,8 +243,11 @@ class CameraPipeline:
             self.camera.id,
             "ok",
             captured_at=captured_at,
-            frame=frame,
+            frame=raw,
             quality=quality,
+            colour=colour,
+            light_gate=unlike,
+            corrected_rgb=frame.rgb,
             plant_mask=plant,
             rois=tuple(rois),
             results=results,
@@ -220,6 +255,11 @@ class CameraPipeline:
             timings_ms=t,
             open_alerts=tuple(self.alerts.active()),
         )
+
+    def _hour(self, at: datetime) -> float:
+        """Local hour of day (0-24) at the site, for the light gate."""
+        local = at.astimezone(ZoneInfo(self.site.site.timezone))
+        return local.hour + local.minute / 60 + local.second / 3600
 
     def _decode(self, path: str | os.PathLike[str]) -> Frame:
         cfg = self.site.analysis
@@ -271,9 +311,13 @@ class CameraPipeline:
         return out
 
 
-def _observations(quality: QualityReport, results: tuple[RoiResult, ...]) -> Iterator[Observation]:
-    """What the alert rules see: the camera's quality flags, then each zone's signals."""
-    yield Observation(CAMERA_LEVEL, {}, frozenset(f.name for f in quality.flags), quality.ok)
+def _observations(
+    quality: QualityReport, colour: ColourReport, results: tuple[RoiResult, ...]
+) -> Iterator[Observation]:
+    """What the alert rules see: the camera's quality and colour flags, then each zone's
+    signals."""
+    camera_flags = frozenset(f.name for f in quality.flags) | frozenset(colour.flags)
+    yield Observation(CAMERA_LEVEL, {}, camera_flags, quality.ok)
     for r in results:
         signals: Mapping[str, float] = dict(r.signals)
         if r.model is not None:

@@ -49,9 +49,10 @@ def _where(rule: AlertRule, zones: list[str]) -> str:
 
 
 def _camera_flags() -> frozenset[str]:
+    from fieldagent.alerts.names import CAMERA_FLAGS
     from fieldagent.quality.config import ALL_CHECKS
 
-    return frozenset(ALL_CHECKS)
+    return frozenset((*ALL_CHECKS, *CAMERA_FLAGS))
 
 
 _CAMERA_FLAGS = _camera_flags()

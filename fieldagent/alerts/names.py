@@ -19,14 +19,18 @@ from fieldagent.signals.table import signal_names
 
 REGION_FLAGS: tuple[str, ...] = (
     "empty", "touches_border", "clipped", "baseline_learning", "segmentation_suspect",
+    "light_not_comparable",
 )
-"""Per-zone flags (``roi.extract`` and ``signals.baseline`` define them; a test keeps the two
-lists equal)."""
+"""Per-zone flags (``roi.extract``, ``signals.baseline`` and ``signals.light`` define them; a
+test keeps the lists equal)."""
+
+CAMERA_FLAGS: tuple[str, ...] = ("colour_card_unreadable",)
+"""Camera-level flags beside the quality checks (``colour.correct``)."""
 
 
 def flag_names() -> tuple[str, ...]:
     """Every flag a rule may watch: the camera's quality flags, then the zones' flags."""
-    return (*ALL_CHECKS, *REGION_FLAGS)
+    return (*ALL_CHECKS, *CAMERA_FLAGS, *REGION_FLAGS)
 
 
 @cache

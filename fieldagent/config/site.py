@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from fieldagent.alerts.config import AlertsConfig
 from fieldagent.alerts.names import unknown
+from fieldagent.colour.config import ColourConfig
 from fieldagent.config.base import Section
 from fieldagent.config.loader import (
     YamlIndex,
@@ -204,6 +205,10 @@ class CameraConfig(Section):
     zones: list[Zone] = Field(
         default_factory=_default_zones,
         description="regions of interest, as fractions of the frame",
+    )
+    colour: ColourConfig = Field(
+        default_factory=ColourConfig,
+        description="colour correction: this camera's colour card, or white balance",
     )
     mm_per_px: float | None = Field(
         None, gt=0.0, le=1000.0, description="ground size of one full-resolution pixel, if known"

@@ -7,6 +7,7 @@ owns one per camera and can persist it with :meth:`QualityChecker.state`.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import math
 import zlib
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from fieldagent.errors import ImageRejected
 from fieldagent.quality import metrics, rules
 from fieldagent.quality.baseline import Baseline
 from fieldagent.quality.config import QualityConfig
+from fieldagent.quality.exposure import HourlyLuminance
 from fieldagent.quality.registration import block_mean
 from fieldagent.quality.report import FLAG_NAMES, QualityFlag, QualityReport
 
@@ -68,15 +70,22 @@ class QualityChecker:
         self._baseline = Baseline(
             BASELINE_METRICS, window=config.baseline_window, warmup=config.warmup_frames
         )
+        self._hourly = HourlyLuminance(
+            per_hour=config.exposure_frames_per_hour, min_samples=config.exposure_min_samples
+        )
         self._reference: _Reference | None = None
         self._fingerprint: bytes | None = None
         self._sample: np.ndarray | None = None
 
-    def check(self, rgb: np.ndarray, *, background: np.ndarray | None = None) -> QualityReport:
+    def check(
+        self, rgb: np.ndarray, *, background: np.ndarray | None = None, hour: float | None = None
+    ) -> QualityReport:
         """Judge one analysis frame; learn from it only if it is good.
 
         ``background`` marks pixels that are not plant (True); plants grow,
         the background does not, so camera motion is measured on it alone.
+        ``hour`` is the local hour of the capture (0-24): brightness is also
+        compared with this camera's usual brightness at that hour.
         """
         image = _validated(rgb)
         mask = _validated_mask(background, image.shape[:2])
@@ -84,10 +93,30 @@ class QualityChecker:
         values = self._measure(image, gray, mask)
         base = self._baseline.medians()
         flags, shift = self._judge(image, gray, mask, values, base)
+        if hour is not None:
+            flags = self._hourly_flags(flags, values, hour)
         values.update({f"baseline_{k}": v for k, v in base.items()})
         report = _report(flags, values, shift)
         self._learn(report, gray, mask, shift)
+        if report.ok and hour is not None:
+            self._hourly.update(hour, values["mean_luminance"])
         return report
+
+    def _hourly_flags(
+        self, flags: list[QualityFlag], values: dict[str, float], hour: float
+    ) -> list[QualityFlag]:
+        """Add under/overexposed against this hour's usual brightness, unless the camera is
+        dark at night by design and it is night, or an exposure flag is already raised."""
+        usual = self._hourly.usual(hour)
+        if usual is not None:
+            values["usual_mean_luminance_this_hour"] = usual
+        night = self.config.night
+        if night.dark and night.is_night(hour):
+            return [_expected_at_night(f) if f.name == "dark" else f for f in flags]
+        if any(f.name in ("dark", "underexposed", "overexposed") for f in flags):
+            return flags
+        flag = rules.relative_exposure_flag(values["mean_luminance"], usual, self.config)
+        return flags if flag is None else [flag, *flags]
 
     def state(self) -> dict[str, Any]:
         """JSON-serialisable: baseline history, last fingerprint, moved-reference."""
@@ -95,6 +124,7 @@ class QualityChecker:
         return {
             "version": _STATE_VERSION,
             "baseline": self._baseline.state(),
+            "exposure": self._hourly.state(),
             "fingerprint": self._fingerprint.hex() if self._fingerprint else None,
             "reference": None if ref is None else _reference_state(ref),
         }
@@ -107,6 +137,7 @@ class QualityChecker:
         checker = cls(config)
         try:
             checker._baseline.load(state.get("baseline") or {})
+            checker._hourly.load(state.get("exposure") or {})
             fp = state.get("fingerprint")
             checker._fingerprint = bytes.fromhex(fp) if fp else None
             ref = state.get("reference")
@@ -259,6 +290,16 @@ class QualityChecker:
             keep = math.hypot(*shift) < _OFFSET_DEADBAND_PX
             offset = ref.offset if keep else (ref.offset[0] + shift[0], ref.offset[1] + shift[1])
             self._reference = _new_reference(gray, mask, self.config, offset)
+
+
+def _expected_at_night(flag: QualityFlag) -> QualityFlag:
+    """The dark flag of a camera that is dark at night by design: still blocking (nothing
+    can be measured), but its sentence says this is expected rather than asking for a fix."""
+    msg = (
+        f"night: too dark to analyse (mean brightness {flag.value:.3f}), as expected for this "
+        "site's cameras at night (quality.night)"
+    )
+    return dataclasses.replace(flag, message=msg)
 
 
 def _report(

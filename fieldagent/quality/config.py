@@ -19,6 +19,30 @@ CheckName = Literal["dark", "underexposed", "overexposed", "blur", "fog", "moved
 ALL_CHECKS: tuple[CheckName, ...] = get_args(CheckName)
 
 
+class NightConfig(Section):
+    """When the site's cameras are dark by design (no lamps): their night frames are expected
+    to be dark, so they are not judged against the camera's usual brightness."""
+
+    dark: bool = Field(
+        False, description="the cameras are dark at night (lamps off): do not flag exposure then"
+    )
+    hours: tuple[float, float] = Field(
+        (21.0, 5.0),
+        description="local hours [start, end) of the night; start > end wraps past midnight",
+    )
+
+    @model_validator(mode="after")
+    def _hours(self) -> NightConfig:
+        if not all(0.0 <= h <= 24.0 for h in self.hours):
+            raise ValueError(f"night hours {list(self.hours)} must lie within 0..24")
+        return self
+
+    def is_night(self, hour: float) -> bool:
+        """Whether local ``hour`` falls in the night window."""
+        start, end = self.hours
+        return start <= hour < end if start <= end else (hour >= start or hour < end)
+
+
 class QualityConfig(Section):
     """Per-camera image quality checks (one checker per camera, all sharing this config)."""
 
@@ -62,6 +86,36 @@ class QualityConfig(Section):
         le=1.0,
         description="a clipped share this far above the camera's baseline also flags (a white "
         "backdrop may clip 30% of a normal frame; that camera clipping 50% is not normal)",
+    )
+    exposure_min_ratio: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="mean luminance below this share of the camera's usual brightness at this "
+        "hour flags 'underexposed'",
+    )
+    exposure_max_ratio: float = Field(
+        2.5,
+        ge=1.0,
+        le=100.0,
+        description="mean luminance above this multiple of the camera's usual brightness at this "
+        "hour flags 'overexposed'",
+    )
+    exposure_frames_per_hour: int = Field(
+        30,
+        ge=1,
+        le=10_000,
+        description="latest good frames kept per hour of the day for the usual brightness (one "
+        "image an hour: 30 days; one every 5 minutes: the last 2.5 days' worth of that hour)",
+    )
+    exposure_min_samples: int = Field(
+        3,
+        ge=1,
+        le=1000,
+        description="good frames (this hour and its neighbours) before brightness is compared",
+    )
+    night: NightConfig = Field(
+        default_factory=NightConfig, description="cameras that are dark at night by design"
     )
     blur_max_effect: float = Field(
         0.60, ge=0.0, le=1.0, description="blur_effect above this flags 'blur' on any camera"

@@ -39,6 +39,30 @@ def exposure_flags(m: Metrics, base: Metrics, cfg: QualityConfig) -> list[Qualit
     return flags
 
 
+def relative_exposure_flag(
+    lum: float, usual: float | None, cfg: QualityConfig
+) -> QualityFlag | None:
+    """Much darker or brighter than this camera usually is at this hour of the day."""
+    if usual is None or usual <= 0.0:
+        return None
+    low, high = usual * cfg.exposure_min_ratio, usual * cfg.exposure_max_ratio
+    if cfg.enabled("underexposed") and lum < low:
+        msg = (
+            f"image is much darker than this camera usually is at this hour (mean brightness "
+            f"{lum:.3f}, usually {usual:.3f}, limit {low:.3f}); check the lights, the lens and "
+            "the camera's exposure settings"
+        )
+        return QualityFlag("underexposed", "mean_luminance", lum, low, True, msg)
+    if cfg.enabled("overexposed") and lum > high:
+        msg = (
+            f"image is much brighter than this camera usually is at this hour (mean brightness "
+            f"{lum:.3f}, usually {usual:.3f}, limit {high:.3f}); check the exposure settings or "
+            "shade the camera from direct sun"
+        )
+        return QualityFlag("overexposed", "mean_luminance", lum, high, True, msg)
+    return None
+
+
 def _overexposed(m: Metrics, base: Metrics, cfg: QualityConfig) -> list[QualityFlag]:
     """Blown-out share of the frame, or of the plants when the background mask is known."""
     high = _clipped_limit(base.get("clipped_high"), cfg.overexposed_max_fraction, cfg)

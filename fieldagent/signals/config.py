@@ -43,6 +43,41 @@ class HueBins(Section):
         return self
 
 
+class LightGate(Section):
+    """Which frames a zone is compared with its baseline on: only under comparable light.
+
+    Frames outside are still measured and reported (flag ``light_not_comparable``)
+    but not scored, not learned from and not counted by signal alert rules.
+    """
+
+    enabled: bool = Field(True, description="compare zones only under comparable light")
+    max_tint: float = Field(
+        1.4,
+        ge=1.0,
+        le=10.0,
+        description="light coloured further than this from the camera's usual light (largest / "
+        "smallest white-balance gain; daylight 1.0-1.3, dawn and dusk 1.5-1.9, pink grow "
+        "lamps ~2.2) is not compared",
+    )
+    min_usual_frames: int = Field(
+        0, ge=0, le=10_000,
+        description="frames the camera's usual light must be learned from before zones are "
+        "compared; set e.g. 6 for a camera that may start under grow lamps (0: a fresh camera's "
+        "first images count at once)",
+    )
+    hours: tuple[float, float] = Field(
+        (0.0, 24.0),
+        description="local hours [start, end) whose frames are compared (e.g. [8, 18] for "
+        "daylight only; start > end wraps past midnight); default: all day",
+    )
+
+    @model_validator(mode="after")
+    def _hours(self) -> LightGate:
+        if not all(0.0 <= h <= 24.0 for h in self.hours):
+            raise ValueError(f"light gate hours {list(self.hours)} must lie within 0..24")
+        return self
+
+
 class SignalsConfig(Section):
     """Signals and the per-zone baseline they are compared with.
 
@@ -91,6 +126,9 @@ class SignalsConfig(Section):
         0.03, gt=0.0, le=5.0, description="smallest noise scale of ln(area) (0.03 ~ 3 %)"
     )
     hue_bins: HueBins = Field(default_factory=HueBins, description="green/yellow/brown hue bins")
+    light: LightGate = Field(
+        default_factory=LightGate, description="compare zones only under comparable light"
+    )
 
     @model_validator(mode="after")
     def _valid(self) -> SignalsConfig:

@@ -13,6 +13,7 @@ from fieldagent.synth.background import (
     pot_stamp,
     random_look,
 )
+from fieldagent.synth.card import draw_card
 from fieldagent.synth.leaves import draw_leaves
 from fieldagent.synth.plants import Species, Symptom, make_leaves, random_species
 from fieldagent.synth.spec import FloatImage, PlantTruth, RGBImage, Scene, SceneSpec
@@ -55,6 +56,8 @@ def render_framed(spec: SceneSpec, *, framed: bool) -> Scene:
         stamp = pot_stamp(size * rng.uniform(0.43, 0.47), look)
     plants = tuple(_draw_cell(rgb, mask, tex, spec, index, box, look, species, stamp)
                    for index, box in enumerate(cells))
+    if spec.card_box is not None:
+        draw_card(rgb, spec.card_box, spec.card_cover)
     image = _expose(rgb, spec, vignette=framed)
     grid_box = (grid[0] / w, grid[1] / h, grid[2] / w, grid[3] / h)
     return Scene(spec=spec, image=image, plant_mask=mask, plants=plants, grid_box=grid_box)
@@ -141,6 +144,7 @@ def _expose(rgb: FloatImage, spec: SceneSpec, *, vignette: bool) -> RGBImage:
     interleaved uint8 (H, W, 3)."""
     t = spec.warmth
     gain = F(1.2 * 255 * spec.light) * np.array([1 + 0.16 * t, 1 + 0.03 * t, 1 - 0.20 * t], F)
+    gain *= np.asarray(spec.tint, F)
     if vignette:
         rgb *= _illumination(rgb.shape[1:], rng_for(spec.seed, _ROOF))
     rgb *= gain[:, None, None]

@@ -25,6 +25,9 @@ class SceneSpec:
     `stress` maps a plant index (row-major: ``row * cols + col``) to ``(condition, severity)``.
     `frame_seed` varies only the sensor noise, so consecutive captures of an unchanged
     scene differ the way real frames do (a frozen camera repeats bytes; a live one never does).
+    `tint` multiplies the red, green and blue exposure (the colour of the light, see
+    `synth.light`). `card_box` (fractions of the frame) draws a ColorChecker-like card under
+    the same light; `card_cover` hides that share of it (from the right) behind a leaf.
     """
 
     width: int = 1600
@@ -38,6 +41,9 @@ class SceneSpec:
     light: float = 1.0
     warmth: float = 0.0
     frame_seed: int = 0
+    tint: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    card_box: tuple[float, float, float, float] | None = None
+    card_cover: float = 0.0
 
     def __post_init__(self) -> None:
         """Refuse specs that cannot be drawn, with a sentence saying what to change."""
@@ -51,6 +57,10 @@ class SceneSpec:
             raise ValueError(f"growth {self.growth} is outside 0.05..3.0")
         if not 0.0 <= self.light <= 5.0 or not -1.0 <= self.warmth <= 1.0:
             raise ValueError("light must be in 0..5 and warmth in -1..1")
+        if not all(0.0 <= t <= 5.0 for t in self.tint):
+            raise ValueError(f"tint {self.tint} must be three gains in 0..5")
+        if not 0.0 <= self.card_cover <= 1.0:
+            raise ValueError(f"card_cover {self.card_cover} is outside 0..1")
         for index, (condition, severity) in self.stress.items():
             if condition not in CONDITIONS:
                 raise ValueError(f"plant {index}: condition {condition!r} not in {CONDITIONS}")

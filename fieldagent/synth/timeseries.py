@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from fieldagent.synth import faults
+from fieldagent.synth.light import GreenhouseLight, Light, light_at
 from fieldagent.synth.scene import render
 from fieldagent.synth.spec import CONDITIONS, RGBImage, Scene, SceneSpec
 
@@ -34,13 +35,15 @@ class SeriesFrame:
     scene: Scene
     faults: tuple[str, ...]
     shift_xy: tuple[float, float]
+    light: Light | None = None
 
 
 def series(spec: SceneSpec, *, frames: int, start: datetime, interval: timedelta,
            stress_plan: Mapping[int, tuple[str, int]] = EMPTY_STRESS,
            fault_plan: Mapping[int, tuple[str, float]] = EMPTY_FAULTS,
            growth_per_frame: float = 0.002, daylight: bool = True,
-           ramp_frames: int = 10) -> Iterator[SeriesFrame]:
+           ramp_frames: int = 10,
+           lighting: GreenhouseLight | None = None) -> Iterator[SeriesFrame]:
     """Yield `frames` captures starting at `start` (timezone-aware), `interval` apart.
 
     `stress_plan` maps a plant to (condition, first frame): severity then ramps linearly
@@ -50,14 +53,23 @@ def series(spec: SceneSpec, *, frames: int, start: datetime, interval: timedelta
     A frame's `faults` holds its own planned fault, plus "moved" on every frame displaced
     from the original view (`shift_xy` is the total displacement); `scene` is always the
     truth of that moment, also for a frozen frame.
+
+    `lighting` replaces the simple `daylight` model by the realistic greenhouse light of
+    `synth.light` (sun elevation, colour temperature, clouds seeded by `spec.seed`, shade
+    screens, grow lamps); each frame then carries its `light`.
     """
     _check_plans(spec, frames, start, stress_plan, fault_plan)
     moved = (0.0, 0.0)
     previous: RGBImage | None = None
     for i in range(frames):
         when = start + i * interval
-        scene = render(_frame_spec(spec, i, when, stress_plan, growth_per_frame, daylight,
-                                   ramp_frames))
+        frame_spec = _frame_spec(spec, i, when, stress_plan, growth_per_frame,
+                                 daylight and lighting is None, ramp_frames)
+        light = light_at(when, lighting, seed=spec.seed) if lighting is not None else None
+        if light is not None:
+            frame_spec = dataclasses.replace(frame_spec, light=spec.light * light.light,
+                                             tint=light.tint)
+        scene = render(frame_spec)
         name, strength = fault_plan.get(i, ("", 0.0))
         if name == "moved":
             moved = (moved[0] + strength, moved[1] + strength)
@@ -67,7 +79,7 @@ def series(spec: SceneSpec, *, frames: int, start: datetime, interval: timedelta
         elif name not in ("", "moved"):
             image = _apply(name, strength, image, seed=spec.seed * 1000 + i)
         names = tuple(n for n in (name, "moved" if moved != (0.0, 0.0) else "") if n)
-        yield SeriesFrame(i, when, image, scene, tuple(dict.fromkeys(names)), moved)
+        yield SeriesFrame(i, when, image, scene, tuple(dict.fromkeys(names)), moved, light)
         previous = image
 
 

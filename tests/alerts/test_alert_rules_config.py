@@ -12,7 +12,7 @@ import yaml
 
 from fieldagent.alerts.config import default_rules
 from fieldagent.alerts.explain import explain_rules
-from fieldagent.alerts.names import REGION_FLAGS
+from fieldagent.alerts.names import CAMERA_FLAGS, REGION_FLAGS
 from fieldagent.config.site import load_site_config
 from fieldagent.errors import ConfigError
 
@@ -115,13 +115,15 @@ def test_a_rule_on_the_models_probabilities_and_a_zone_glob_is_accepted(
     assert _load(tmp_path, {"rules": [rule]})[-1] == "p"
 
 
-def test_the_region_flag_names_are_the_ones_the_code_raises() -> None:
+def test_the_flag_names_are_the_ones_the_code_raises() -> None:
+    from fieldagent.colour import correct
     from fieldagent.roi import extract
-    from fieldagent.signals import baseline
+    from fieldagent.signals import baseline, light
 
-    raised = {v for m in (extract, baseline) for k, v in vars(m).items()
+    raised = {v for m in (extract, baseline, light) for k, v in vars(m).items()
               if k.startswith("FLAG_") and isinstance(v, str)}
     assert raised == set(REGION_FLAGS)
+    assert {v for k, v in vars(correct).items() if k.startswith("FLAG_")} == set(CAMERA_FLAGS)
 
 
 def test_explain_lists_each_cameras_rules_and_their_origin(tmp_path: Path) -> None:
