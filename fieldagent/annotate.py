@@ -75,7 +75,8 @@ def _zone_colour(res: RoiResult) -> tuple[int, int, int]:
     if not res.trusted:
         return _WARN
     score = res.signals.get("stress_score", float("nan"))
-    sick = res.model is not None and res.model.label != "healthy" and res.model.confidence > 0.6
+    # The model paints a zone red on its own only if it may override the colour signals.
+    sick = res.model is not None and res.model.says_stressed(0.6)
     if (math.isfinite(score) and score > 4.0) or sick:
         return _BAD
     if math.isfinite(score) and score > 2.5:

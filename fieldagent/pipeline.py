@@ -269,11 +269,15 @@ class CameraPipeline:
 
 
 def _observations(quality: QualityReport, results: tuple[RoiResult, ...]) -> Iterator[Observation]:
-    """What the alert rules see: the camera's quality flags, then each zone's signals."""
+    """What the alert rules see: the camera's quality flags, then each zone's signals.
+
+    The model's ``p_*`` probabilities join only when its manifest lets it override the
+    colour signals (it beat them on held-out real photos); otherwise no rule can fire on them.
+    """
     yield Observation(CAMERA_LEVEL, {}, frozenset(f.name for f in quality.flags), quality.ok)
     for r in results:
         signals: Mapping[str, float] = dict(r.signals)
-        if r.model is not None:
+        if r.model is not None and r.model.may_override:
             signals = {**signals, **{f"p_{k}": v for k, v in r.model.probabilities.items()}}
         yield Observation(r.id, signals, frozenset(r.flags), r.trusted)
 
