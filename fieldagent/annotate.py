@@ -67,7 +67,9 @@ def _draw_zone(
     draw.rectangle((x0, y0, x1 - 1, y1 - 1), outline=colour, width=2)
     lines = [res.id, _stress_text(res)]
     if res.model is not None:
-        lines.append(f"{res.model.label} {res.model.confidence:.0%}")
+        # A model that may not override the colour signals is shown, but marked as such.
+        trust = "" if res.model.may_override else " (model only)"
+        lines.append(f"{res.model.label} {res.model.confidence:.0%}{trust}")
     _label(draw, (x0 + 3, y0 + 3), "\n".join(lines), colour, font)
 
 
