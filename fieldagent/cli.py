@@ -135,9 +135,10 @@ def _parser() -> argparse.ArgumentParser:
     mod_predict = mod_sub.add_parser(
         "predict", help="the model's verdict on your photos, beside the colour signals",
         description="Run the stress model on image files (whole image, or each zone of a "
-                    "site config's camera) and print what it and the colour signals say.",
-        add_help=False)
-    mod_predict.add_argument("rest", nargs=argparse.REMAINDER)
+                    "site config's camera) and print what it and the colour signals say.")
+    from fieldagent.modelupdate.predict_args import add_arguments as add_predict_arguments
+
+    add_predict_arguments(mod_predict)
     mod_predict.set_defaults(func=_cmd_model_predict)
 
     demo = sub.add_parser(
@@ -254,9 +255,9 @@ def _cmd_model_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_model_predict(args: argparse.Namespace) -> int:
-    from fieldagent.modelupdate.predict import model_predict_main
+    from fieldagent.modelupdate.predict import run
 
-    return model_predict_main(args.rest)
+    return run(args)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

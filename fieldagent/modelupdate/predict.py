@@ -29,6 +29,7 @@ from fieldagent.inference.abstain import UNKNOWN
 from fieldagent.inference.config import ModelConfig
 from fieldagent.inference.errors import ModelError
 from fieldagent.inference.session import StressModel
+from fieldagent.modelupdate.predict_args import add_arguments
 from fieldagent.roi.extract import crop, extract_rois
 from fieldagent.roi.segment import segment_plants
 from fieldagent.signals.compute import compute_signals
@@ -46,8 +47,12 @@ class Region:
 
 
 def model_predict_main(argv: Sequence[str] | None = None) -> int:
-    """Run the command; 0 all images done, 1 some unreadable, 2 bad config or model."""
-    args = _parser().parse_args(argv)
+    """Parse ``argv`` and run the command (see ``run``)."""
+    return run(_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Judge every image; 0 all done, 1 some unreadable, 2 bad config or model."""
     try:
         site = load_site_config(args.zones) if args.zones else None
         camera = site.camera(args.camera) if site else None
@@ -83,13 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fieldagent model predict",
                                 description="The stress model's verdict on your own photos, "
                                             "beside the colour signals.")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, ...)")
-    p.add_argument("--zones", metavar="CONFIG",
-                   help="site config: judge each zone of its camera instead of the whole image")
-    p.add_argument("--camera", help="camera id in --zones (default: the first camera)")
-    p.add_argument("--model", metavar="DIR",
-                   help="model folder (default: the config's model, else the packaged one)")
-    p.add_argument("--json", action="store_true", help="one JSON object per image per line")
+    add_arguments(p)
     return p
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from cloudjobs.training.probes import soil
+from cloudjobs.training.probes import KINDS, non_plant_images, soil
 from tests.support.photos import REAL
 
 TRAY_ZONES = Path(__file__).resolve().parents[1] / "support" / "arabidopsis_tray.yaml"
@@ -63,3 +63,25 @@ def test_bare_soil_is_unknown_and_text_output_names_both_views(tmp_path: Path) -
     text = "\n".join(lines)
     assert "image: model unknown (no plant found)" in text
     assert "colour yellow" in text and "may override colour signals" in text
+
+
+def test_non_plant_images_are_unknown_through_the_agents_path(tmp_path: Path) -> None:
+    """Noise, colour card, wall, bare soil and text: segmentation or the model abstains."""
+    paths, kinds = [], []
+    for i, (kind, img) in enumerate(non_plant_images(6, seed=8818, kinds=KINDS)):
+        paths.append(str(tmp_path / f"{kind}{i}.png"))
+        kinds.append(kind)
+        Image.fromarray(img).save(paths[-1])
+    lines, _, code = _run(*paths, "--json")
+    assert code == 0
+    models = [json.loads(line)["zones"][0]["model"] for line in lines]
+    for kind in KINDS:
+        labels = [m["label"] for m, k in zip(models, kinds, strict=True) if k == kind]
+        assert labels.count("unknown") / len(labels) >= 0.75, (kind, labels)
+    for m in models:
+        assert not (m["label"] in STRESS and m.get("confidence", 0) >= 0.9), m
+
+
+def test_help_names_the_options() -> None:
+    lines, _, code = _run("--help")
+    assert code == 0 and "--zones" in "\n".join(lines) and "--json" in "\n".join(lines)

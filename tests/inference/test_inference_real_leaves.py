@@ -8,6 +8,7 @@ least as well as yellow + brown fraction; if not, no output may claim that right
 
 from __future__ import annotations
 
+import json
 from functools import cache
 
 import numpy as np
@@ -16,8 +17,9 @@ import pytest
 from cloudjobs.training import leaves as lv
 from cloudjobs.training.calibration import auc
 from cloudjobs.training.evaluate import expected_calibration_error
+from cloudjobs.training.realeval import beats_colour
 from fieldagent.inference.config import ModelConfig
-from fieldagent.inference.manifest import read_manifest
+from fieldagent.inference.manifest import MANIFEST, read_manifest
 from fieldagent.inference.session import ModelOutput, StressModel, packaged_model_dir
 from fieldagent.synth import MODEL_CLASSES
 
@@ -77,3 +79,19 @@ def test_most_held_out_real_leaves_get_an_answer() -> None:
     """Abstention is for the unfamiliar: a leaf like the training photos is rarely unknown."""
     share = np.mean([o.abstained for o in outputs("int8")])
     assert share <= 0.15, f"{share:.0%} of real held-out leaves are unknown"
+
+
+def test_the_manifest_reports_what_these_photos_give_and_gates_by_its_own_rule() -> None:
+    """The card's figures are this model's: recomputed here, they match; and the colour gate
+    is the rule applied to the recorded held-out crops (a retrain cannot claim more)."""
+    raw = json.loads((packaged_model_dir() / MANIFEST).read_text())
+    _, y, colour = held_out()
+    recorded = raw["metrics"]["held_out_real"]["int8"]
+    assert auc(1 - _probs(outputs("int8"))[:, 0], y != 0) == pytest.approx(
+        recorded["auc_model"], abs=0.01)
+    assert auc(colour, y != 0) == pytest.approx(recorded["auc_colour"], abs=0.01)
+    loco = raw["metrics"]["leave_one_crop_out"]
+    assert set(loco) == set(lv.CROPS)
+    expected = all(beats_colour(m) for m in loco.values()) and beats_colour(
+        raw["metrics"]["held_out_real_torch"])
+    assert raw["overrides_colour_signals"] is expected
