@@ -128,7 +128,10 @@ def model_text(res: RoiResult) -> str:
     label = res.model.label
     if label == "unknown":
         return "model: unknown"
-    return f"model: {label} {res.model.confidence:.0%}"
+    # a model that may not override the colour signals is shown, marked as such
+    trust = "" if res.model.may_override else " (model only)"
+    return f"model: {label} {res.model.confidence:.0%}{trust}"
+
 
 def _draw_header(
     draw: ImageDraw.ImageDraw,

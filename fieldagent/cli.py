@@ -166,6 +166,14 @@ def _parser() -> argparse.ArgumentParser:
     mod_status.add_argument("--config", required=True, help="site config YAML")
     mod_status.add_argument("--json", action="store_true", help="print JSON")
     mod_status.set_defaults(func=_cmd_model_status)
+    mod_predict = mod_sub.add_parser(
+        "predict", help="the model's verdict on your photos, beside the colour signals",
+        description="Run the stress model on image files (whole image, or each zone of a "
+                    "site config's camera) and print what it and the colour signals say.")
+    from fieldagent.modelupdate.predict_args import add_arguments as add_predict_arguments
+
+    add_predict_arguments(mod_predict)
+    mod_predict.set_defaults(func=_cmd_model_predict)
 
     demo = sub.add_parser(
         "demo",
@@ -322,6 +330,12 @@ def _cmd_model_status(args: argparse.Namespace) -> int:
 
     argv = ["--config", args.config] + (["--json"] if args.json else [])
     return model_status_main(argv)
+
+
+def _cmd_model_predict(args: argparse.Namespace) -> int:
+    from fieldagent.modelupdate.predict import run
+
+    return run(args)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

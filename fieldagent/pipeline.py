@@ -315,12 +315,16 @@ def _observations(
     quality: QualityReport, colour: ColourReport, results: tuple[RoiResult, ...]
 ) -> Iterator[Observation]:
     """What the alert rules see: the camera's quality and colour flags, then each zone's
-    signals."""
+    signals.
+
+    The model's ``p_*`` probabilities join only when its manifest lets it override the
+    colour signals (it beat them on held-out real photos); otherwise no rule can fire on them.
+    """
     camera_flags = frozenset(f.name for f in quality.flags) | frozenset(colour.flags)
     yield Observation(CAMERA_LEVEL, {}, camera_flags, quality.ok)
     for r in results:
         signals: Mapping[str, float] = dict(r.signals)
-        if r.model is not None:
+        if r.model is not None and r.model.may_override:
             signals = {**signals, **{f"p_{k}": v for k, v in r.model.probabilities.items()}}
         yield Observation(r.id, signals, frozenset(r.flags), r.trusted)
 

@@ -17,16 +17,20 @@ from torch import nn
 OPSET = 17
 
 
-def export_onnx(model: nn.Module, path: Path, input_size: int = 64) -> None:
-    """Write ``model`` (eval mode) as ONNX with a dynamic batch dimension."""
+def export_onnx(model: nn.Module, path: Path, input_size: int = 64,
+                outputs: tuple[str, ...] = ("logits",)) -> None:
+    """Write ``model`` (eval mode) as ONNX with a dynamic batch dimension.
+
+    ``outputs`` names the model's outputs in order (``logits`` first, the model contract).
+    """
     model.eval()
     dummy = torch.zeros(1, 3, input_size, input_size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
         torch.onnx.export(
             model, (dummy,), str(path),
-            input_names=["input"], output_names=["logits"],
-            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+            input_names=["input"], output_names=list(outputs),
+            dynamic_axes={"input": {0: "batch"}, **{o: {0: "batch"} for o in outputs}},
             opset_version=OPSET, do_constant_folding=True, dynamo=False,
         )
 
@@ -37,7 +41,8 @@ def check_export(model: nn.Module, path: Path, x: np.ndarray, atol: float = 1e-4
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     with torch.no_grad():
-        expected = model.eval()(torch.from_numpy(x)).numpy()
+        result = model.eval()(torch.from_numpy(x))
+        expected = (result[0] if isinstance(result, tuple) else result).numpy()
     got = session.run(None, {"input": x})[0]
     diff = float(np.abs(expected - got).max())
     if diff > atol:

@@ -44,7 +44,28 @@ class StressNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits; softmax is left to the runtime (the model contract)."""
-        return self.head(torch.flatten(self.pool(self.features(x)), 1))
+        return self.head(self.embed(x))
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The penultimate features (N, C): what the abstention measures distances on."""
+        return torch.flatten(self.pool(self.features(x)), 1)
+
+
+class WithFeatures(nn.Module):
+    """The network with a second output, its penultimate features, for export.
+
+    The agent reads ``features`` to tell an input unlike the training data
+    (``fieldagent.inference.abstain``); ``logits`` stays the first output.
+    """
+
+    def __init__(self, net: StressNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(logits, features)."""
+        f = self.net.embed(x)
+        return self.net.head(f), f
 
 
 def count_parameters(model: nn.Module) -> int:

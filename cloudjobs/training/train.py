@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 
@@ -29,6 +31,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     seed: int = 0
     threads: int = 1
+    outlier_weight: float = 0.0  # weight of the outlier-exposure loss (0 = none)
 
 
 @dataclass
@@ -66,10 +69,13 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 def train(train_set: Split, val_set: Split, cfg: TrainConfig, n_classes: int,
-          log: Callable[[str], None] = print) -> TrainResult:
+          log: Callable[[str], None] = print,
+          outliers: npt.NDArray[np.float32] | None = None) -> TrainResult:
     """Train from scratch with AdamW and a one-cycle schedule; keep the best validation epoch.
 
-    Channels-last memory format makes the CPU convolutions about 1.5x faster.
+    Channels-last memory format makes the CPU convolutions about 1.5x faster. With
+    ``outliers`` and ``cfg.outlier_weight`` > 0, each batch also pulls the softmax of half a
+    batch of outlier images towards uniform (outlier exposure).
     """
     gen = seed_everything(cfg.seed, cfg.threads)
     model = StressNet(n_classes)
@@ -78,10 +84,11 @@ def train(train_set: Split, val_set: Split, cfg: TrainConfig, n_classes: int,
     steps = cfg.epochs * math.ceil(len(train_set.y) / cfg.batch_size)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps)
     x, y = torch.from_numpy(train_set.x), torch.from_numpy(train_set.y)
+    oe = None if outliers is None or cfg.outlier_weight <= 0 else torch.from_numpy(outliers)
     result, best_state = TrainResult(model, -1, -1.0), _snapshot(model)
     for epoch in range(cfg.epochs):
         start = time.perf_counter()
-        loss = _epoch(model, opt, sched, x, y, cfg.batch_size, gen)
+        loss = _epoch(model, opt, sched, (x, y, oe), cfg, gen)
         val_acc = accuracy(model, val_set)
         log(f"epoch {epoch}: loss {loss:.4f}, validation accuracy {val_acc:.4f}, "
             f"{time.perf_counter() - start:.0f} s")
@@ -101,10 +108,13 @@ def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _epoch(model: nn.Module, opt: torch.optim.Optimizer,
-           sched: torch.optim.lr_scheduler.LRScheduler, x: torch.Tensor, y: torch.Tensor,
-           batch_size: int, gen: torch.Generator) -> float:
+           sched: torch.optim.lr_scheduler.LRScheduler,
+           data: tuple[torch.Tensor, torch.Tensor, torch.Tensor | None],
+           cfg: TrainConfig, gen: torch.Generator) -> float:
     """One pass over the shuffled training set; returns the mean loss."""
     model.train()
+    x, y, oe = data
+    batch_size = cfg.batch_size
     order = torch.randperm(len(y), generator=gen)
     total, loss_fn = 0.0, nn.CrossEntropyLoss(label_smoothing=0.05)
     for start in range(0, len(y), batch_size):
@@ -112,6 +122,11 @@ def _epoch(model: nn.Module, opt: torch.optim.Optimizer,
         opt.zero_grad(set_to_none=True)
         batch = augment(x[idx], gen).contiguous(memory_format=torch.channels_last)
         loss = loss_fn(model(batch), y[idx])
+        if oe is not None:
+            pick = torch.randint(0, len(oe), (max(batch_size // 2, 1),), generator=gen)
+            out = augment(oe[pick], gen).contiguous(memory_format=torch.channels_last)
+            # cross-entropy to the uniform distribution: -mean log p over classes
+            loss = loss - cfg.outlier_weight * torch.log_softmax(model(out), 1).mean()
         loss.backward()
         opt.step()
         sched.step()

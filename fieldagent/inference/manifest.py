@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fieldagent.inference.abstain import Abstention
 from fieldagent.inference.errors import ModelError
 
 MANIFEST = "manifest.json"
@@ -37,6 +38,11 @@ class Manifest:
     input_size: int
     default_variant: str
     files: dict[str, FileEntry]
+    # Optional, newer fields; a manifest without them gives the old behaviour minus trust:
+    # raw softmax (temperature 1), no abstention, and no overriding of the colour signals.
+    temperature: float = 1.0
+    abstain: Abstention | None = None
+    overrides_colour_signals: bool = False
 
     def pick_variant(self, wanted: str) -> str:
         """``auto`` means the manifest's default (INT8 when it passed the trainer's gate)."""
@@ -84,10 +90,20 @@ def _parse(raw: dict[str, Any]) -> Manifest:
              for k, v in raw["files"].items()}
     if not files:
         raise ValueError("'files' is empty")
+    temperature = float(raw.get("temperature", 1.0))
+    if not temperature > 0:
+        raise ValueError(f"'temperature' {temperature} must be positive")
+    classes = tuple(str(c) for c in raw["classes"])
+    abstain = Abstention.from_dict(raw["abstain"]) if raw.get("abstain") else None
+    if abstain is not None and len(abstain.class_means) != len(classes):
+        raise ValueError(f"'abstain' has {len(abstain.class_means)} class means for "
+                         f"{len(classes)} classes")
     return Manifest(
         name=str(raw["name"]), version=str(raw["version"]),
-        classes=tuple(str(c) for c in raw["classes"]), input_size=int(raw["input_size"]),
+        classes=classes, input_size=int(raw["input_size"]),
         default_variant=str(raw.get("default_variant", "int8")), files=files,
+        temperature=temperature, abstain=abstain,
+        overrides_colour_signals=raw.get("overrides_colour_signals") is True,
     )
 
 

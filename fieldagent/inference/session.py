@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from fieldagent.inference.abstain import UNKNOWN, Abstention
 from fieldagent.inference.config import ModelConfig
 from fieldagent.inference.errors import ModelError
 from fieldagent.inference.manifest import Manifest, read_manifest, verified_bytes
@@ -27,13 +28,35 @@ MAX_BATCH = 32  # bounds the activation memory of one run; crops beyond this go 
 
 @dataclass(frozen=True)
 class ModelOutput:
-    """What the model said about one crop."""
+    """What the model said about one crop.
+
+    ``label`` is the top class, or ``unknown`` when the model abstains (the crop is unlike
+    its training data, ``ood_score`` above the manifest's threshold, or the calibrated top
+    probability is below its minimum); ``top_class`` keeps the softmax's pick either way.
+    ``may_override`` is False when the model did not beat the colour signals on held-out
+    real photos: its probabilities are for people and sampling, never for alerts or colours.
+    """
 
     label: str
     confidence: float
     probabilities: dict[str, float]
     entropy: float  # H / ln(K): 0 = certain, 1 = uniform over the K classes
     model_version: str
+    top_class: str = ""
+    ood_score: float | None = None
+    may_override: bool = False
+
+    @property
+    def abstained(self) -> bool:
+        """True when the model said ``unknown``."""
+        return self.label == UNKNOWN
+
+    def says_stressed(self, min_confidence: float) -> bool:
+        """True only when the model may override the colour signals, did not abstain and
+        names a stress class with at least ``min_confidence``: the one case where its verdict
+        may colour a zone or fire a rule on its own."""
+        return (self.may_override and self.label not in (UNKNOWN, "healthy")
+                and self.confidence >= min_confidence)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, with probabilities rounded to 4 decimals (enough, and compact)."""
@@ -43,6 +66,9 @@ class ModelOutput:
             "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
             "entropy": round(self.entropy, 4),
             "model_version": self.model_version,
+            "top_class": self.top_class or self.label,
+            "ood_score": None if self.ood_score is None else round(self.ood_score, 3),
+            "may_override": self.may_override,
         }
 
 
@@ -60,6 +86,10 @@ class StressModel:
         self._input = session.get_inputs()[0].name
         self.version, self.classes, self.variant = manifest.version, manifest.classes, variant
         self.input_size = manifest.input_size
+        self.temperature = manifest.temperature
+        self.abstention: Abstention | None = manifest.abstain
+        self.overrides_colour_signals = manifest.overrides_colour_signals
+        self._outputs = [o.name for o in session.get_outputs()]
 
     @classmethod
     def load(cls, config: ModelConfig) -> StressModel:
@@ -80,22 +110,42 @@ class StressModel:
         outputs: list[ModelOutput] = []
         for start in range(0, len(crops), MAX_BATCH):
             batch = preprocess(crops[start:start + MAX_BATCH], self.input_size)
-            logits = self._session.run(None, {self._input: batch})[0]
-            outputs.extend(self._output(row) for row in softmax(np.asarray(logits)))
+            logits, ood = self._run(batch)
+            probs = softmax(logits / self.temperature)
+            outputs.extend(self._output(p, o) for p, o in zip(probs, ood, strict=True))
         return outputs
+
+    def _run(self, batch: npt.NDArray[np.float32]) -> tuple[npt.NDArray[np.float64],
+                                                           list[float | None]]:
+        """Logits, and the OOD score per crop when the manifest describes abstention."""
+        results = self._session.run(None, {self._input: batch})
+        logits = np.asarray(results[0], np.float64)
+        if self.abstention is None:
+            return logits, [None] * len(batch)
+        feats = results[self._outputs.index(self.abstention.features_output)]
+        return logits, [float(v) for v in self.abstention.scores(np.asarray(feats))]
 
     def is_uncertain(self, output: ModelOutput) -> bool:
         """True when the top class is below the configured margin (worth a human look)."""
         return output.confidence < self._config.uncertain_margin
 
-    def _output(self, probs: npt.NDArray[np.float64]) -> ModelOutput:
+    def _output(self, probs: npt.NDArray[np.float64], ood: float | None) -> ModelOutput:
         top = int(np.argmax(probs))
+        confidence = float(probs[top])
+        label = self.classes[top]
+        ab = self.abstention
+        if ab is not None and ((ood is not None and not ood <= ab.ood_threshold)
+                               or confidence < ab.min_confidence):
+            label = UNKNOWN
         return ModelOutput(
-            label=self.classes[top],
-            confidence=float(probs[top]),
+            label=label,
+            confidence=confidence,
             probabilities={c: float(p) for c, p in zip(self.classes, probs, strict=True)},
             entropy=normalised_entropy(probs),
             model_version=self.version,
+            top_class=self.classes[top],
+            ood_score=ood,
+            may_override=self.overrides_colour_signals,
         )
 
     def _check_shapes(self, path: Path) -> None:
@@ -107,6 +157,10 @@ class StressModel:
             raise ModelError(f"{path}: the model does not accept a (N, 3, {self.input_size}, "
                              f"{self.input_size}) input as its manifest says ({exc}); re-run "
                              "`cloudjobs train-bootstrap`") from exc
+        if self.abstention is not None and self.abstention.features_output not in self._outputs:
+            raise ModelError(f"{path}: the manifest's abstention reads the model output "
+                             f"{self.abstention.features_output!r}, but the model only has "
+                             f"{self._outputs}; re-run `cloudjobs train-bootstrap`")
         if np.shape(logits) != (2, len(self.classes)):
             raise ModelError(f"{path}: the model outputs shape {np.shape(logits)} for 2 crops "
                              f"but the manifest lists {len(self.classes)} classes; "

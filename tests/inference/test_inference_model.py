@@ -14,9 +14,11 @@ from fieldagent.synth import MODEL_CLASSES, labelled_crops
 
 # Not one of the trainer's seeds (1101 train, 2202 validation, 3303 calibration, 4404 test).
 UNSEEN_SEED = 5505
-# The shipped model scores 0.98 here; chance is 0.25. 0.85 leaves room for the
-# generator's randomness on 200 crops while any broken or untrained model fails clearly.
-MIN_ACCURACY = 0.85
+# The shipped model scores 0.69 here (top class, abstentions included); chance is 0.25.
+# It used to score 0.98 when it was trained on synthetic crops only, and was at chance on
+# real plants; trained mostly on real leaves it is judged on those (test_inference_real_
+# leaves.py). 0.55 still fails any broken or untrained model clearly.
+MIN_ACCURACY = 0.55
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,7 @@ def test_packaged_model_matches_the_contract(model: StressModel) -> None:
     assert model.classes == MODEL_CLASSES == manifest.classes
     assert model.variant == "int8"  # auto picks INT8 when the manifest has it
     assert model.version == manifest.version
-    assert model.version.startswith("0.1.0+synth.")
+    assert model.version.startswith("0.1.1+real.")
 
 
 def test_outputs_are_probability_vectors(model: StressModel, unseen: tuple) -> None:
@@ -47,7 +49,8 @@ def test_outputs_are_probability_vectors(model: StressModel, unseen: tuple) -> N
         assert list(out.probabilities) == list(MODEL_CLASSES)
         assert math.isclose(sum(probs), 1.0, abs_tol=1e-6)
         assert all(0.0 <= p <= 1.0 for p in probs)
-        assert out.label == max(out.probabilities, key=out.probabilities.__getitem__)
+        assert out.top_class == max(out.probabilities, key=out.probabilities.__getitem__)
+        assert out.label in (out.top_class, "unknown")
         assert out.confidence == max(probs)
         assert 0.0 <= out.entropy <= 1.0
         assert out.to_dict()["label"] == out.label
@@ -55,7 +58,7 @@ def test_outputs_are_probability_vectors(model: StressModel, unseen: tuple) -> N
 
 def test_classifies_unseen_generated_crops(model: StressModel, unseen: tuple) -> None:
     crops, labels = unseen
-    predicted = [MODEL_CLASSES.index(o.label) for o in model.predict(crops)]
+    predicted = [MODEL_CLASSES.index(o.top_class) for o in model.predict(crops)]
     accuracy = float(np.mean(np.array(predicted) == labels))
     assert accuracy >= MIN_ACCURACY, f"accuracy {accuracy:.3f} on unseen crops"
 
@@ -84,8 +87,8 @@ def test_fp32_variant_agrees_with_int8(model: StressModel, unseen: tuple) -> Non
     fp32 = StressModel.load(ModelConfig(variant="fp32", warmup_runs=0))
     crops, _ = unseen
     assert fp32.variant == "fp32"
-    same = [a.label == b.label for a, b in zip(fp32.predict(crops), model.predict(crops),
-                                                   strict=True)]
+    same = [a.top_class == b.top_class
+            for a, b in zip(fp32.predict(crops), model.predict(crops), strict=True)]
     assert np.mean(same) >= 0.95
 
 
