@@ -33,6 +33,9 @@ _ZONE = (255, 255, 255)
 _CHANGED = 2.5
 """stress_score above which a zone is drawn amber: the default stress rule's clear value."""
 
+MODEL_ONLY_NOTE = ("* the stress model's view only: it has not beaten the colour signals on "
+                   "real photos, so it never raises an alert or colours a zone")
+
 LEGEND: tuple[tuple[tuple[int, int, int], str], ...] = (
     (_BAD, "alert open for this zone"),
     (_WARN, "changed from its own baseline, no alert"),
@@ -67,7 +70,11 @@ def render_overlay(result: ImageResult) -> Image.Image:
     font = _font(max(12, frame.height // 50))
     line = _line_height(font) + 8
     legend_rows = _legend_rows(font, frame.width)
-    img = Image.new("RGB", (frame.width, frame.height + line * (1 + len(legend_rows)) + 6))
+    note = MODEL_ONLY_NOTE if any(
+        r.model is not None and r.model.label != "unknown" and not r.model.may_override
+        for r in result.results) else None
+    rows = 1 + len(legend_rows) + (note is not None)
+    img = Image.new("RGB", (frame.width, frame.height + line * rows + 6))
     img.paste(frame)
     draw = ImageDraw.Draw(img)
     open_zones = {zone for _, zone in result.open_alerts}
@@ -76,6 +83,9 @@ def render_overlay(result: ImageResult) -> Image.Image:
     _draw_header(draw, result, font, frame.height + 4)
     for i, row in enumerate(legend_rows):
         _draw_legend_row(draw, row, font, frame.height + 4 + line * (i + 1))
+    if note is not None:
+        draw.text((4, frame.height + 4 + line * (rows - 1)), note, fill=(255, 255, 255),
+                  font=font)
     return img
 
 def _draw_zone(
@@ -129,7 +139,7 @@ def model_text(res: RoiResult) -> str:
     if label == "unknown":
         return "model: unknown"
     # a model that may not override the colour signals is shown, marked as such
-    trust = "" if res.model.may_override else " (model only)"
+    trust = "" if res.model.may_override else "*"
     return f"model: {label} {res.model.confidence:.0%}{trust}"
 
 

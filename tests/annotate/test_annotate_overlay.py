@@ -88,6 +88,10 @@ def test_labels_are_plain_text_and_the_model_shows_confidence_or_unknown(
     assert shown.startswith("model: ") and ("%" in shown or shown == "model: unknown")
     unknown = dataclasses.replace(first, model=dataclasses.replace(first.model, label="unknown"))
     assert model_text(unknown) == "model: unknown"
+    named = dataclasses.replace(first.model, label="necrosis", confidence=0.9)
+    barred = dataclasses.replace(first, model=dataclasses.replace(named, may_override=False))
+    allowed = dataclasses.replace(first, model=dataclasses.replace(named, may_override=True))
+    assert model_text(barred) == "model: necrosis 90%*" and model_text(allowed).endswith("90%")
 
 
 def test_a_result_written_to_disk_has_both_files(tray: ImageResult, tmp_path: Path) -> None:
