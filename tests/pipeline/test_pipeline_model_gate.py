@@ -1,11 +1,14 @@
-"""A model that did not beat the colour signals can neither fire rules nor paint zones red."""
+"""A model that did not beat the colour signals cannot fire rules; no model paints a zone."""
 
 from __future__ import annotations
 
-from fieldagent.annotate import _BAD, _OK, _zone_colour
+from fieldagent.annotate import LEGEND, zone_colour
+from fieldagent.colour.correct import ColourReport
 from fieldagent.inference.session import ModelOutput
 from fieldagent.pipeline import RoiResult, _observations
 from fieldagent.quality.report import QualityReport
+
+_BAD = LEGEND[0][0]
 
 
 def _result(may_override: bool, label: str = "necrosis") -> RoiResult:
@@ -16,7 +19,8 @@ def _result(may_override: bool, label: str = "necrosis") -> RoiResult:
 
 def _zone_signals(result: RoiResult) -> dict[str, float]:
     quality = QualityReport(ok=True, flags=())
-    zone = [o for o in _observations(quality, (result,)) if o.zone == "B-1"]
+    colour = ColourReport("none", float("nan"))
+    zone = [o for o in _observations(quality, colour, (result,)) if o.zone == "B-1"]
     return dict(zone[0].signals)
 
 
@@ -26,7 +30,8 @@ def test_probabilities_reach_the_rules_only_when_the_model_may_override() -> Non
     assert "stress_score" in _zone_signals(_result(False))  # the colour signals still do
 
 
-def test_the_model_alone_paints_a_zone_red_only_when_it_may_override() -> None:
-    assert _zone_colour(_result(True)) == _BAD
-    assert _zone_colour(_result(False)) == _OK
-    assert _zone_colour(_result(True, label="unknown")) == _OK
+def test_the_model_alone_never_paints_a_zone_red() -> None:
+    """Red means an open alert; a model that may override reaches red through the rules."""
+    for may in (True, False):
+        assert zone_colour(_result(may), alerted=False) != _BAD
+        assert zone_colour(_result(may), alerted=True) == _BAD
