@@ -19,6 +19,18 @@ pixels next to the plant whose colour is *not the background's*:
   board share their chromaticity, a brown lesion and soil their hue), and a
   pixel is plant-coloured when its bin is ``contrast_ratio`` times commoner (as
   a share) near the plant than in the background;
+* next to a potted plant the background is soil, and the frame-wide sample is
+  mostly bench: soil colours are rare there, so they would pass as
+  plant-coloured (on JPEG frames, whose compression smooths soil grain, growth
+  took soil specks and pot rims).  So the plant's own soil is a second sample:
+  the pixels in the ring out to ``_AROUND`` times ``grow_px`` around the plant
+  that lie in a rough *area* (at least ``_ROUGH_AREA_SHARE`` of their
+  ``_ROUGH_AREA_PX`` square rough: soil is grainy all over, a lesion's border or
+  a colour card's edge is a rough line) and are darker than the leaves.  A
+  colour that is not ``contrast_ratio`` times commoner near the plant than in
+  that soil is only taken where the texture is leaf-like (not in a rough area):
+  a lesion inside a smooth leaf shares its colour with soil and is still grown
+  into, a soil crumb is not;
 * a plant-coloured pixel is taken when it is also smooth (or next to a smooth
   one: lesion borders and leaf edges are rough lines), at least
   ``grow_min_brightness`` times as bright as the seeds (soil is darker than any
@@ -48,6 +60,11 @@ _VALUE_BINS = 8
 _MIN_COUNT = 2.0
 # Reach maps are built on a grid this many times coarser (cheap dilation).
 _BLOCK = 4
+# The plant's own surroundings (its pot, its board) reach this many times grow_px out.
+_AROUND = 3
+# A pixel lies in a rough area when this share of the square this wide around it is rough.
+_ROUGH_AREA_PX = 9
+_ROUGH_AREA_SHARE = 0.5
 # A round that adds less than this share of the plant ends the growth.
 _SETTLED = 0.01
 # The seeds' typical texture and brightness are medians over every 7th core pixel.
@@ -70,20 +87,28 @@ def grow_candidates(
     # a lesion's border and a leaf's edge are rough *lines* with smooth tissue either side:
     # a pixel next to a smooth one may be grown into; soil is rough all over
     smooth_nearby = dilate(~rough, 1)
+    # the soil a plant stands in: rough all over and darker than its leaves
+    rough_area = _rough_area(rough)
+    soil_like = rough_area & (ch.value < np.float32(leaf_value))
     bins = colour_bins(ch)
     open_ = _growable(ch, region, leaf_value, cfg) & ~candidate & smooth_nearby
     band = outer_band(core.shape, cfg.background_band)
     plant = _plant(core, candidate, cfg)
     plant_px = int(plant.sum())
     for _ in range(cfg.grow_rounds):
-        near = _near(plant, cfg.grow_px)
+        near, ring = _near_and_ring(plant, cfg.grow_px)
         background = band | (rough & ~near)
+        soil = ring & soil_like
         if region is not None:
             near &= region
             background &= region
+            soil &= region
         plant_coloured = contrast_bins(bins, near, background, cfg.contrast_ratio)
+        unlike_soil = contrast_bins(bins, near, soil, cfg.contrast_ratio)
         flat = np.flatnonzero(near & open_)
-        take = plant_coloured[np.take(bins.ravel(), flat)]
+        flat_bins = np.take(bins.ravel(), flat)
+        take = plant_coloured[flat_bins]
+        take &= unlike_soil[flat_bins] | ~np.take(rough_area.ravel(), flat)
         taken = int(take.sum())
         if taken == 0:
             break
@@ -147,10 +172,13 @@ def _plant(core: np.ndarray, candidate: np.ndarray, cfg: SegmentationConfig) -> 
                        min_object_px=cfg.min_object_px, max_hole_px=0)
 
 
-def _near(plant: np.ndarray, reach_px: int) -> np.ndarray:
-    """Within about ``reach_px`` of the plant (dilated on a coarser grid: cheap)."""
+def _near_and_ring(plant: np.ndarray, reach_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """Within about ``reach_px`` of the plant, and the ring around that out to
+    ``_AROUND`` times as far (dilated on a coarser grid: cheap)."""
     steps = max(1, round(reach_px / _BLOCK))
-    return upsample(dilate(block_any(plant, _BLOCK), steps), plant.shape, _BLOCK)
+    near_grid = dilate(block_any(plant, _BLOCK), steps)
+    ring_grid = dilate(near_grid, steps * (_AROUND - 1)) & ~near_grid
+    return (upsample(near_grid, plant.shape, _BLOCK), upsample(ring_grid, plant.shape, _BLOCK))
 
 
 def _rough(lum: np.ndarray, shape: tuple[int, ...], threshold: float) -> np.ndarray:
@@ -163,6 +191,14 @@ def _rough(lum: np.ndarray, shape: tuple[int, ...], threshold: float) -> np.ndar
     np.maximum(mean_sq, np.float32(0.0), out=mean_sq)
     np.sqrt(mean_sq, out=mean_sq)
     return np.asarray(mean_sq >= np.float32(threshold) * np.maximum(mean, np.float32(1e-3)))
+
+
+def _rough_area(rough: np.ndarray) -> np.ndarray:
+    """Pixels in a rough *area*: at least ``_ROUGH_AREA_SHARE`` of their
+    ``_ROUGH_AREA_PX`` square is rough.  Soil, grit and gravel are rough all over;
+    a lesion's border or a leaf's vein is a rough line in smooth tissue."""
+    share = ndi.uniform_filter(rough.astype(np.float32), _ROUGH_AREA_PX, mode="nearest")
+    return np.asarray(share >= np.float32(_ROUGH_AREA_SHARE))
 
 
 def _box3(padded: np.ndarray) -> np.ndarray:
