@@ -38,6 +38,11 @@ pixels next to the plant whose colour is *not the background's*:
   least ``pale_min_saturation`` (white walls, labels and glare are not) and not
   a dark grey shadow (``shadow_max_value``, ``shadow_max_saturation``).
 
+Growth starts only from regions holding ``_SOURCE_SHARE`` of the largest
+region's seed core: a few green-looking seeds on a pot rim are not a plant, and
+growing from them took the whole rim (the rim's colour is nowhere in the
+background sample, so it passes as plant-coloured).
+
 The segmenter then keeps what is connected to the seeds, as before: tissue
 joined to a plant stays in, a smooth yellow label or a terracotta pot separated
 from the leaves by soil does not.  ``grow_rounds=0`` is the segmenter before
@@ -50,7 +55,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from fieldagent.roi.config import SegmentationConfig
-from fieldagent.roi.morph import block_any, dilate, keep_seeded
+from fieldagent.roi.morph import block_any, dilate
 from fieldagent.roi.tissue import Channels, padded_lum, roughness_at, upsample
 
 # Chromaticity bins per axis (1/32 ~ 0.03 in r and g) and brightness bins (value / 8).
@@ -65,6 +70,9 @@ _AROUND = 3
 # A pixel lies in a rough area when this share of the square this wide around it is rough.
 _ROUGH_AREA_PX = 9
 _ROUGH_AREA_SHARE = 0.5
+# Growth starts from regions holding this share of the largest region's seed core:
+# a few seeds on a pot rim or a label are not a plant to grow from.
+_SOURCE_SHARE = 0.02
 # A round that adds less than this share of the plant ends the growth.
 _SETTLED = 0.01
 # The seeds' typical texture and brightness are medians over every 7th core pixel.
@@ -168,8 +176,17 @@ def _growable(
 
 
 def _plant(core: np.ndarray, candidate: np.ndarray, cfg: SegmentationConfig) -> np.ndarray:
-    return keep_seeded(core, candidate, min_seed_px=cfg.min_seed_px,
-                       min_object_px=cfg.min_object_px, max_hole_px=0)
+    """The plant regions growth starts from: candidate regions holding at least
+    ``min_seed_px`` core pixels and ``_SOURCE_SHARE`` of the largest region's."""
+    labels, n = ndi.label(candidate, structure=np.ones((3, 3), dtype=bool))
+    if n == 0:
+        return candidate
+    seed_count = np.bincount(labels[core], minlength=n + 1)
+    size = np.bincount(labels.ravel(), minlength=n + 1)
+    least = max(float(cfg.min_seed_px), _SOURCE_SHARE * float(seed_count[1:].max()))
+    keep = (seed_count >= least) & (size >= cfg.min_object_px)
+    keep[0] = False
+    return np.asarray(np.take(keep, labels))
 
 
 def _near_and_ring(plant: np.ndarray, reach_px: int) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,8 @@ from fieldagent.roi.segment import segment_plants
 from fieldagent.signals.compute import compute_signals
 from fieldagent.synth import SceneSpec, render, save_jpeg
 
-SEEDS = (0, 5, 9)
+# 5 and 9: growth took soil; 21: growth ran along pot rims from a few seeds on them.
+SEEDS = (0, 5, 9, 21)
 PREVIOUS = SegmentationConfig(grow_rounds=0)
 CURRENT = SegmentationConfig()
 
@@ -55,8 +56,8 @@ def precision(mask: np.ndarray, truth: np.ndarray) -> float:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_growth_does_not_take_soil_pots_or_bench(seed: int, tmp: Path) -> None:
     """Precision against the generator's truth stays within 0.01 of the segmenter without
-    growth (it fell from 0.93 to 0.71 on seed 5 when growth took soil and pot rims), and
-    the plants are still found whole."""
+    growth (it fell from 0.93 to 0.71 on seed 5 when growth took soil, from 0.88 to 0.68
+    on seed 21 when it ran along pot rims), and the plants are still found whole."""
     rgb, truth, _ = greenhouse(seed, tmp)
     before = segment_plants(rgb, config=PREVIOUS)
     after = segment_plants(rgb, config=CURRENT)
