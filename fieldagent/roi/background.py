@@ -24,8 +24,8 @@ pixels next to the plant whose colour is *not the background's*:
   plant-coloured (on JPEG frames, whose compression smooths soil grain, growth
   took soil specks and pot rims).  So the plant's own soil is a second sample:
   the pixels in the ring out to ``_AROUND`` times ``grow_px`` around the plant
-  that lie in a rough *area* (at least ``_ROUGH_AREA_SHARE`` of their
-  ``_ROUGH_AREA_PX`` square rough: soil is grainy all over, a lesion's border or
+  that lie in a rough *area* (at least ``_ROUGH_AREA_SHARE`` of the 12 x 12
+  pixels around them rough: soil is grainy all over, a lesion's border or
   a colour card's edge is a rough line) and are darker than the leaves.  A
   colour that is not ``contrast_ratio`` times commoner near the plant than in
   that soil is only taken where the texture is leaf-like (not in a rough area):
@@ -67,8 +67,7 @@ _MIN_COUNT = 2.0
 _BLOCK = 4
 # The plant's own surroundings (its pot, its board) reach this many times grow_px out.
 _AROUND = 3
-# A pixel lies in a rough area when this share of the square this wide around it is rough.
-_ROUGH_AREA_PX = 9
+# A pixel lies in a rough area when this share of the 3x3 blocks around its block is rough.
 _ROUGH_AREA_SHARE = 0.5
 # Growth starts from regions holding this share of the largest region's seed core:
 # a few seeds on a pot rim or a label are not a plant to grow from.
@@ -211,11 +210,18 @@ def _rough(lum: np.ndarray, shape: tuple[int, ...], threshold: float) -> np.ndar
 
 
 def _rough_area(rough: np.ndarray) -> np.ndarray:
-    """Pixels in a rough *area*: at least ``_ROUGH_AREA_SHARE`` of their
-    ``_ROUGH_AREA_PX`` square is rough.  Soil, grit and gravel are rough all over;
-    a lesion's border or a leaf's vein is a rough line in smooth tissue."""
-    share = ndi.uniform_filter(rough.astype(np.float32), _ROUGH_AREA_PX, mode="nearest")
-    return np.asarray(share >= np.float32(_ROUGH_AREA_SHARE))
+    """Pixels in a rough *area*: at least ``_ROUGH_AREA_SHARE`` of the 3x3 blocks of
+    ``_BLOCK`` pixels around theirs is rough.  Soil, grit and gravel are rough all over;
+    a lesion's border, a leaf's vein or a colour card's edge is a rough line in smooth
+    surroundings.  Measured on the block grid: a full-frame box filter costs as much as
+    the rest of the growth step."""
+    height, width = rough.shape
+    rows, cols = -(-height // _BLOCK), -(-width // _BLOCK)
+    padded = np.zeros((rows * _BLOCK, cols * _BLOCK), dtype=np.float32)
+    padded[:height, :width] = rough
+    share = padded.reshape(rows, _BLOCK, cols, _BLOCK).mean(axis=(1, 3))
+    share = ndi.uniform_filter(share, 3, mode="nearest")
+    return upsample(share >= np.float32(_ROUGH_AREA_SHARE), rough.shape, _BLOCK)
 
 
 def _box3(padded: np.ndarray) -> np.ndarray:
