@@ -24,8 +24,9 @@ pixels next to the plant whose colour is *not the background's*:
   plant-coloured (on JPEG frames, whose compression smooths soil grain, growth
   took soil specks and pot rims).  So the plant's own soil is a second sample:
   the pixels in the ring out to ``_AROUND`` times ``grow_px`` around the plant
-  that lie in a rough *area* (at least ``_ROUGH_AREA_SHARE`` of the 12 x 12
-  pixels around them rough: soil is grainy all over, a lesion's border or
+  that lie in a rough *area* (at least ``_ROUGH_AREA_SHARE`` of the pixels not
+  yet plant in the 12 x 12 around them rough, so a soil pocket between leaves
+  counts as soil: soil is grainy all over, a lesion's border or
   a colour card's edge is a rough line) and are darker than the leaves.  A
   colour that is not ``contrast_ratio`` times commoner near the plant than in
   that soil is only taken where the texture is leaf-like (not in a rough area):
@@ -95,8 +96,7 @@ def grow_candidates(
     # a pixel next to a smooth one may be grown into; soil is rough all over
     smooth_nearby = dilate(~rough, 1)
     # the soil a plant stands in: rough all over and darker than its leaves
-    rough_area = _rough_area(rough)
-    soil_like = rough_area & (ch.value < np.float32(leaf_value))
+    darker = ch.value < np.float32(leaf_value)
     bins = colour_bins(ch)
     open_ = _growable(ch, region, leaf_value, cfg) & ~candidate & smooth_nearby
     band = outer_band(core.shape, cfg.background_band)
@@ -105,7 +105,8 @@ def grow_candidates(
     for _ in range(cfg.grow_rounds):
         near, ring = _near_and_ring(plant, cfg.grow_px)
         background = band | (rough & ~near)
-        soil = ring & soil_like
+        rough_area = _rough_area(rough, plant)
+        soil = ring & rough_area & darker
         if region is not None:
             near &= region
             background &= region
@@ -209,19 +210,27 @@ def _rough(lum: np.ndarray, shape: tuple[int, ...], threshold: float) -> np.ndar
     return np.asarray(mean_sq >= np.float32(threshold) * np.maximum(mean, np.float32(1e-3)))
 
 
-def _rough_area(rough: np.ndarray) -> np.ndarray:
-    """Pixels in a rough *area*: at least ``_ROUGH_AREA_SHARE`` of the 3x3 blocks of
-    ``_BLOCK`` pixels around theirs is rough.  Soil, grit and gravel are rough all over;
-    a lesion's border, a leaf's vein or a colour card's edge is a rough line in smooth
+def _rough_area(rough: np.ndarray, plant: np.ndarray) -> np.ndarray:
+    """Pixels in a rough *area*: at least ``_ROUGH_AREA_SHARE`` of the pixels that are
+    not yet plant in the 3x3 blocks of ``_BLOCK`` pixels around theirs are rough.  Soil,
+    grit and gravel are rough all over, also in the pockets between leaves; a lesion's
+    border, a leaf's vein or a colour card's edge is a rough line in smooth
     surroundings.  Measured on the block grid: a full-frame box filter costs as much as
     the rest of the growth step."""
-    height, width = rough.shape
+    rough_sum = _block_sums(rough & ~plant)
+    open_sum = _block_sums(~plant)
+    share = rough_sum / np.maximum(open_sum, np.float32(1.0))
+    return upsample(share >= np.float32(_ROUGH_AREA_SHARE), rough.shape, _BLOCK)
+
+
+def _block_sums(mask: np.ndarray) -> np.ndarray:
+    """Counts of ``mask`` per 3x3 blocks of ``_BLOCK`` pixels around each block."""
+    height, width = mask.shape
     rows, cols = -(-height // _BLOCK), -(-width // _BLOCK)
     padded = np.zeros((rows * _BLOCK, cols * _BLOCK), dtype=np.float32)
-    padded[:height, :width] = rough
-    share = padded.reshape(rows, _BLOCK, cols, _BLOCK).mean(axis=(1, 3))
-    share = ndi.uniform_filter(share, 3, mode="nearest")
-    return upsample(share >= np.float32(_ROUGH_AREA_SHARE), rough.shape, _BLOCK)
+    padded[:height, :width] = mask
+    counts = padded.reshape(rows, _BLOCK, cols, _BLOCK).sum(axis=(1, 3))
+    return np.asarray(ndi.uniform_filter(counts, 3, mode="nearest"))
 
 
 def _box3(padded: np.ndarray) -> np.ndarray:
