@@ -97,16 +97,17 @@ def grow_candidates(
     smooth_nearby = dilate(~rough, 1)
     # the soil a plant stands in: rough all over and darker than its leaves
     darker = ch.value < np.float32(leaf_value)
+    rough_counts = block_counts(rough)
     bins = colour_bins(ch)
     open_ = _growable(ch, region, leaf_value, cfg) & ~candidate & smooth_nearby
     band = outer_band(core.shape, cfg.background_band)
     plant = _plant(core, candidate, cfg)
     plant_px = int(plant.sum())
     for _ in range(cfg.grow_rounds):
-        near, ring = _near_and_ring(plant, cfg.grow_px)
+        near, ring_grid = _near_and_ring(plant, cfg.grow_px)
         background = band | (rough & ~near)
-        rough_area = _rough_area(rough, plant)
-        soil = ring & rough_area & darker
+        rough_grid = _rough_area(rough_counts, rough, plant)
+        soil = upsample(ring_grid & rough_grid, plant.shape, _BLOCK) & darker
         if region is not None:
             near &= region
             background &= region
@@ -116,7 +117,7 @@ def grow_candidates(
         flat = np.flatnonzero(near & open_)
         flat_bins = np.take(bins.ravel(), flat)
         take = plant_coloured[flat_bins]
-        take &= unlike_soil[flat_bins] | ~np.take(rough_area.ravel(), flat)
+        take &= unlike_soil[flat_bins] | ~_on_grid(rough_grid, flat, plant.shape[1])
         taken = int(take.sum())
         if taken == 0:
             break
@@ -190,12 +191,12 @@ def _plant(core: np.ndarray, candidate: np.ndarray, cfg: SegmentationConfig) -> 
 
 
 def _near_and_ring(plant: np.ndarray, reach_px: int) -> tuple[np.ndarray, np.ndarray]:
-    """Within about ``reach_px`` of the plant, and the ring around that out to
-    ``_AROUND`` times as far (dilated on a coarser grid: cheap)."""
+    """Within about ``reach_px`` of the plant, and (on the ``_BLOCK`` times coarser grid
+    both are dilated on: cheap) the ring around that out to ``_AROUND`` times as far."""
     steps = max(1, round(reach_px / _BLOCK))
     near_grid = dilate(block_any(plant, _BLOCK), steps)
     ring_grid = dilate(near_grid, steps * (_AROUND - 1)) & ~near_grid
-    return (upsample(near_grid, plant.shape, _BLOCK), upsample(ring_grid, plant.shape, _BLOCK))
+    return upsample(near_grid, plant.shape, _BLOCK), ring_grid
 
 
 def _rough(lum: np.ndarray, shape: tuple[int, ...], threshold: float) -> np.ndarray:
@@ -210,27 +211,42 @@ def _rough(lum: np.ndarray, shape: tuple[int, ...], threshold: float) -> np.ndar
     return np.asarray(mean_sq >= np.float32(threshold) * np.maximum(mean, np.float32(1e-3)))
 
 
-def _rough_area(rough: np.ndarray, plant: np.ndarray) -> np.ndarray:
-    """Pixels in a rough *area*: at least ``_ROUGH_AREA_SHARE`` of the pixels that are
-    not yet plant in the 3x3 blocks of ``_BLOCK`` pixels around theirs are rough.  Soil,
-    grit and gravel are rough all over, also in the pockets between leaves; a lesion's
-    border, a leaf's vein or a colour card's edge is a rough line in smooth
-    surroundings.  Measured on the block grid: a full-frame box filter costs as much as
-    the rest of the growth step."""
-    rough_sum = _block_sums(rough & ~plant)
-    open_sum = _block_sums(~plant)
-    share = rough_sum / np.maximum(open_sum, np.float32(1.0))
-    return upsample(share >= np.float32(_ROUGH_AREA_SHARE), rough.shape, _BLOCK)
+def _rough_area(rough_counts: np.ndarray, rough: np.ndarray, plant: np.ndarray) -> np.ndarray:
+    """Per ``_BLOCK``-pixel block: is at least ``_ROUGH_AREA_SHARE`` of what is not yet
+    plant in the 3x3 blocks around it rough?  Soil, grit and gravel are rough all over,
+    also in the pockets between leaves; a lesion's border, a leaf's vein or a colour
+    card's edge is a rough line in smooth surroundings.  ``rough_counts`` is
+    :func:`block_counts` of ``rough``.  On the block grid: a full-frame box filter
+    costs as much as the rest of the growth step."""
+    plant_counts = block_counts(plant)
+    rough_open = rough_counts - block_counts(rough & plant)
+    open_ = np.float32(_BLOCK * _BLOCK) - plant_counts
+    rough_share = ndi.uniform_filter(rough_open, 3, mode="nearest")
+    rough_share /= np.maximum(ndi.uniform_filter(open_, 3, mode="nearest"), np.float32(0.5))
+    return np.asarray(rough_share >= np.float32(_ROUGH_AREA_SHARE))
 
 
-def _block_sums(mask: np.ndarray) -> np.ndarray:
-    """Counts of ``mask`` per 3x3 blocks of ``_BLOCK`` pixels around each block."""
+def block_counts(mask: np.ndarray) -> np.ndarray:
+    """True pixels per ``_BLOCK`` x ``_BLOCK`` block (float32; a partial block at the
+    right or bottom edge counts only its pixels), by strided sums, not a full-frame copy."""
     height, width = mask.shape
     rows, cols = -(-height // _BLOCK), -(-width // _BLOCK)
-    padded = np.zeros((rows * _BLOCK, cols * _BLOCK), dtype=np.float32)
-    padded[:height, :width] = mask
-    counts = padded.reshape(rows, _BLOCK, cols, _BLOCK).sum(axis=(1, 3))
-    return np.asarray(ndi.uniform_filter(counts, 3, mode="nearest"))
+    flat = np.ascontiguousarray(mask).view(np.uint8)
+    by_row = np.zeros((rows, width), dtype=np.uint8)
+    for dy in range(_BLOCK):
+        part = flat[dy::_BLOCK]
+        by_row[: part.shape[0]] += part
+    counts = np.zeros((rows, cols), dtype=np.uint8)
+    for dx in range(_BLOCK):
+        part = by_row[:, dx::_BLOCK]
+        counts[:, : part.shape[1]] += part
+    return counts.astype(np.float32)
+
+
+def _on_grid(grid: np.ndarray, flat: np.ndarray, width: int) -> np.ndarray:
+    """``grid`` (one cell per ``_BLOCK`` block) at the flat pixel indices ``flat``."""
+    rows, cols = np.divmod(flat, width)
+    return np.asarray(grid[rows // _BLOCK, cols // _BLOCK])
 
 
 def _box3(padded: np.ndarray) -> np.ndarray:
