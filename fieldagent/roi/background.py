@@ -112,8 +112,10 @@ def grow_candidates(
             near &= region
             background &= region
             soil &= region
-        plant_coloured = contrast_bins(bins, near, background, cfg.contrast_ratio)
-        unlike_soil = contrast_bins(bins, near, soil, cfg.contrast_ratio)
+        n_near, share_near = bin_shares(bins, near)
+        plant_coloured = commoner(n_near, share_near, bin_shares(bins, background)[1],
+                                  cfg.contrast_ratio)
+        unlike_soil = commoner(n_near, share_near, bin_shares(bins, soil)[1], cfg.contrast_ratio)
         flat = np.flatnonzero(near & open_)
         flat_bins = np.take(bins.ravel(), flat)
         take = plant_coloured[flat_bins]
@@ -146,10 +148,21 @@ def contrast_bins(
 ) -> np.ndarray:
     """Per bin: is this colour ``ratio`` times commoner (as a share) in ``near`` than in
     ``background``?  Bins no background pixel falls in pass whenever seen near."""
-    n_near = _smoothed_hist(bins[near])
-    n_back = _smoothed_hist(bins[background])
-    share_near = n_near / max(float(near.sum()), 1.0)
-    share_back = n_back / max(float(background.sum()), 1.0)
+    n_near, share_near = bin_shares(bins, near)
+    return commoner(n_near, share_near, bin_shares(bins, background)[1], ratio)
+
+
+def bin_shares(bins: np.ndarray, sample: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Smoothed counts per bin of the pixels in ``sample``, and those as shares of it."""
+    counts = _smoothed_hist(bins[sample])
+    return counts, counts / max(float(sample.sum()), 1.0)
+
+
+def commoner(
+    n_near: np.ndarray, share_near: np.ndarray, share_back: np.ndarray, ratio: float
+) -> np.ndarray:
+    """Bins ``ratio`` times commoner near than in the background, and seen near at least
+    ``_MIN_COUNT`` (smoothed) times."""
     return np.asarray((share_near > ratio * share_back) & (n_near >= _MIN_COUNT))
 
 
