@@ -27,7 +27,7 @@ from fieldagent.synth import SceneSpec, render, save_jpeg
 # 5 and 9: growth took soil; 21: growth ran along pot rims from a few seeds on them.
 SEEDS = (0, 5, 9, 21)
 PREVIOUS = SegmentationConfig(grow_rounds=0)
-CURRENT = SegmentationConfig()
+CURRENT = SegmentationConfig(grow_rounds=4)  # growth, opt-in: it must not take soil here
 
 
 @cache
