@@ -23,12 +23,7 @@ FOG = {5: ("fog", 0.75), 6: ("fog", 0.75), 7: ("fog", 0.75)}  # three fogged ima
 
 
 def _objects(s3: SeaweedS3, bucket: str) -> dict[str, bytes]:
-    client = s3.client()
-    out = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            out[obj["Key"]] = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-    return out
+    return s3.objects(bucket)
 
 
 

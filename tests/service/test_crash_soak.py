@@ -71,12 +71,7 @@ def _site(tmp: Path, s3: SeaweedS3, bucket: str, hook: str) -> Path:
 
 
 def _objects(s3: SeaweedS3, bucket: str) -> dict[str, bytes]:
-    client = s3.client()
-    out = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        for obj in page.get("Contents", []):
-            out[obj["Key"]] = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
-    return out
+    return s3.objects(bucket)
 
 
 def _run(config: Path, *extra: str) -> subprocess.Popen[str]:

@@ -60,6 +60,15 @@ class SeaweedS3:
     workdir: Path
     region: str = "us-east-1"
 
+    def objects(self, bucket: str) -> dict[str, bytes]:
+        """Every object in ``bucket``, key -> body (test inspection, not the code under test)."""
+        client = self.client()
+        out = {}
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for obj in page.get("Contents", []):
+                out[obj["Key"]] = client.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+        return out
+
     def client(
         self, credentials: dict[str, str] | None = None, endpoint_url: str | None = None
     ) -> Any:
