@@ -152,7 +152,7 @@ class Offloader:
                                           meta={"reason": decision.reason, "mode": decision.mode})
         records = image_records(result, out, seen_at=when, ref=ref)
         mark = None if ref is None else ImageMark(
-            ref.sha256, result.camera, ref.file,
+            ref.ledger_key(result.camera), ref.sha256, result.camera, ref.file,
             "ok" if result.status == "ok" else (result.reason or "rejected"))
         state = None if checkpoint is None else (result.camera, checkpoint())
         out.records = self.batcher.add(records, image=mark, checkpoint=state)

@@ -45,8 +45,9 @@ _DDL = (
     "sealed_us INTEGER NOT NULL)",
     # one row per image whose records were accepted: a file offered again (a crash before
     # its source file was finished) is recognised by content and never journalled twice
-    "CREATE TABLE IF NOT EXISTS images (sha256 TEXT PRIMARY KEY, camera TEXT NOT NULL, "
-    "file TEXT NOT NULL, outcome TEXT NOT NULL, at_us INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS images (key TEXT PRIMARY KEY, sha256 TEXT NOT NULL, "
+    "camera TEXT NOT NULL, file TEXT NOT NULL, outcome TEXT NOT NULL, at_us INTEGER NOT NULL) "
+    "WITHOUT ROWID",
     # each camera's analysis state as of its last accepted image, committed with it
     "CREATE TABLE IF NOT EXISTS checkpoints (camera TEXT PRIMARY KEY, state TEXT NOT NULL, "
     "at_us INTEGER NOT NULL) WITHOUT ROWID",
@@ -55,9 +56,10 @@ _DDL = (
 
 @dataclass(frozen=True)
 class ImageMark:
-    """An image whose records are being accepted: its content hash, camera and file name,
-    and its outcome (``ok`` or the reason it was rejected)."""
+    """An image whose records are being accepted: its ledger key (``ImageRef.ledger_key``),
+    content hash, camera and file name, and its outcome (``ok`` or why it was rejected)."""
 
+    key: str
     sha256: str
     camera: str
     file: str
@@ -141,9 +143,10 @@ class RecordJournal:
         with self._tx(durable=True) as conn:
             if image is not None:
                 added = conn.execute(
-                    "INSERT OR IGNORE INTO images (sha256, camera, file, outcome, at_us) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (image.sha256, image.camera, image.file, image.outcome, now_us)).rowcount
+                    "INSERT OR IGNORE INTO images (key, sha256, camera, file, outcome, at_us) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (image.key, image.sha256, image.camera, image.file, image.outcome,
+                     now_us)).rowcount
                 if not added:
                     return []
             if checkpoint is not None:
@@ -198,11 +201,11 @@ class RecordJournal:
         records = tuple(Record(s, line, from_us(ts), from_us(at)) for s, line, ts, at in rows)
         return SealedBatch(no, sealed_at, records)
 
-    def handled(self, sha256: str) -> ImageMark | None:
+    def handled(self, key: str) -> ImageMark | None:
         """The mark of an image whose records were already accepted, else None."""
         with self._lock:
             row = self._conn.execute(
-                "SELECT sha256, camera, file, outcome FROM images WHERE sha256 = ?", (sha256,)
+                "SELECT key, sha256, camera, file, outcome FROM images WHERE key = ?", (key,)
             ).fetchone()
         return None if row is None else ImageMark(*row)
 

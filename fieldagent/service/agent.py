@@ -224,13 +224,15 @@ class Agent:
     def process(self, item: WorkItem) -> ImageResult:
         """One image through the whole agent (module docstring).
 
-        Exactly once per image content: its records, its mark in the journal and the
-        camera's checkpoint commit together, after its alerts and sample are in the outbox
-        and its alerts with the sinks. A file offered again (the agent died before the
-        source file was finished) is recognised by its hash and only finished.
+        Exactly once per image file: its records, its mark in the journal and the camera's
+        checkpoint commit together, after its alerts and sample are in the outbox and its
+        alerts with the sinks. A file offered again (the agent died before the source file
+        was finished) is recognised (content hash, camera, modification time) and only
+        finished; the same bytes sent again as a new file (a frozen camera) are a new image.
         """
         ref = _identify(item)
-        done = None if ref is None else self.batcher.journal.handled(ref.sha256)
+        done = None if ref is None else self.batcher.journal.handled(
+            ref.ledger_key(item.camera))
         if done is not None:
             return self._already_handled(item, done)
         with self._lock:
@@ -309,10 +311,9 @@ class Agent:
                 self._switch_model()
 
     def _already_handled(self, item: WorkItem, done: ImageMark) -> ImageResult:
-        log.info("camera %s: %s has the same content as %s, analysed before (a restart "
-                 "before its file was finished, or the camera sent it twice); its records "
-                 "are kept once, so it is only finished now", item.camera, item.path.name,
-                 done.file)
+        log.info("camera %s: %s was analysed before as %s (the agent restarted before its "
+                 "file was finished); its records are kept once, so it is only finished now",
+                 item.camera, item.path.name, done.file)
         source = self._source(item.camera)
         message = f"{item.path.name}: already analysed as {done.file} ({done.outcome})"
         if done.outcome == "ok":

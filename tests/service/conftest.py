@@ -21,11 +21,11 @@ from tests.support.seaweed import SeaweedS3, run_seaweed
 
 
 def drop_and_run(agent: Agent, clock: SimClock, when: datetime, src: Path,
-                 inbox: Path) -> list[ImageResult]:
+                 inbox: Path, *, keep_mtime: bool = False) -> list[ImageResult]:
     """One camera image arriving at ``when``: the file lands in the inbox, and the agent
     takes it, analyses it, does its chores, delivers alerts and uploads what may go now."""
     clock.now = when
-    shutil.copy(src, inbox / src.name)
+    (shutil.copy2 if keep_mtime else shutil.copy)(src, inbox / src.name)
     agent.poll_sources()
     clock.sleep(1)  # settle_seconds 0 still needs two scans to see the file unchanged
     agent.poll_sources()

@@ -73,14 +73,14 @@ def test_a_file_offered_again_after_its_records_were_kept_is_only_finished(
     inbox = tmp_path / "inbox" / "bench-a"
     images = camera_day(tmp_path, frames=3)
     agent = _agent(config, clock)
-    for ts, src in images:
-        drop_and_run(agent, clock, ts, src, inbox)
+    for ts, src in images:  # keep_mtime: the file left in .taken below is the same file
+        drop_and_run(agent, clock, ts, src, inbox, keep_mtime=True)
     _power_cut(agent)
     again = inbox / ".taken" / "offered-again.jpg"  # as left in .taken by the kill
-    shutil.copy(images[1][1], again)
+    shutil.copy2(images[1][1], again)  # the same file: content and modification time
 
-    agent = _agent(config, clock)
-    (result,) = drop_and_run(agent, clock, images[-1][0], images[-1][1], inbox)[-1:]
+    agent = _agent(config, clock)  # the restarted agent is offered the file again
+    (result,) = _take_and_analyse(agent, clock)
     _finish(agent)
     assert not again.exists() and not [p for p in inbox.rglob("*.jpg")]
     stamps = collections.Counter(r["image_sha256"] for r in _records(tmp_path)
@@ -158,3 +158,23 @@ def test_after_a_crash_the_alert_rules_continue_the_same_episodes(tmp_path: Path
         runs[name] = _transitions(base)
     assert runs["steady"] and any(state == "raised" for _, state in runs["steady"])
     assert runs["crashed"] == runs["steady"]
+
+
+def test_the_same_bytes_sent_again_as_a_new_file_are_analysed(tmp_path: Path) -> None:
+    """A frozen camera re-sends identical bytes: each new file is a new image (the
+    frozen-frame check needs it); only a file offered again after a crash is skipped."""
+    config = write_site(tmp_path, None)
+    clock = SimClock()
+    inbox = tmp_path / "inbox" / "bench-a"
+    (ts, src), = camera_day(tmp_path, frames=1)
+    agent = _agent(config, clock)
+    results = []
+    for i in range(4):  # the camera uploads the same picture under new names
+        copy = tmp_path / "camera-out" / f"again-{i}.jpg"
+        shutil.copyfile(src, copy)
+        results += drop_and_run(agent, clock, ts, copy, inbox)
+    _finish(agent)
+    assert [r.status for r in results] == ["ok"] * 4
+    assert "frozen" in results[-1].quality.flag_names  # type: ignore[union-attr]
+    stamps = collections.Counter(r["file"] for r in _records(tmp_path) if r.get("type") == "image")
+    assert set(stamps) == {f"again-{i}.jpg" for i in range(4)} and set(stamps.values()) == {1}
