@@ -6,6 +6,7 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING
 
 from fieldagent.alerts.config import AlertRule
+from fieldagent.alerts.names import camera_flag_names
 
 if TYPE_CHECKING:
     from fieldagent.config.site import SiteConfig
@@ -41,18 +42,8 @@ def _condition(rule: AlertRule) -> str:
 
 
 def _where(rule: AlertRule, zones: list[str]) -> str:
-    if rule.when.flag is not None and rule.when.flag in _CAMERA_FLAGS:
+    if rule.when.flag is not None and rule.when.flag in camera_flag_names():
         return "the whole camera"
     hit = [z for z in zones if any(fnmatchcase(z, p) for p in rule.zones)]
     shown = ", ".join(hit[:6]) + (f" and {len(hit) - 6} more" if len(hit) > 6 else "")
     return f"zones {shown}" if hit else "no zone"
-
-
-def _camera_flags() -> frozenset[str]:
-    from fieldagent.alerts.names import CAMERA_FLAGS
-    from fieldagent.quality.config import ALL_CHECKS
-
-    return frozenset((*ALL_CHECKS, *CAMERA_FLAGS))
-
-
-_CAMERA_FLAGS = _camera_flags()

@@ -28,9 +28,14 @@ CAMERA_FLAGS: tuple[str, ...] = ("colour_card_unreadable",)
 """Camera-level flags beside the quality checks (``colour.correct``)."""
 
 
+def camera_flag_names() -> tuple[str, ...]:
+    """Flags that concern the whole camera: the quality checks and the colour card."""
+    return (*ALL_CHECKS, *CAMERA_FLAGS)
+
+
 def flag_names() -> tuple[str, ...]:
-    """Every flag a rule may watch: the camera's quality flags, then the zones' flags."""
-    return (*ALL_CHECKS, *CAMERA_FLAGS, *REGION_FLAGS)
+    """Every flag a rule may watch: the camera's flags, then the zones' flags."""
+    return (*camera_flag_names(), *REGION_FLAGS)
 
 
 @cache

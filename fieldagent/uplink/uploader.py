@@ -375,10 +375,6 @@ class Uploader:
                 return False
             self._sleep(max(result.wait_s, 0.01))
 
-    def backlog_left(self, now: datetime) -> bool:
-        """Anything the policy uploads still ready or in flight."""
-        return self._backlog_left(now)
-
     def _backlog_left(self, now: datetime) -> bool:
         table = self._outbox.stats(now=now).by_kind_state
         return any(

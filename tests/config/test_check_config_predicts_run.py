@@ -117,5 +117,5 @@ def test_a_good_config_passes_both(tmp_path: Path, capsys: pytest.CaptureFixture
                     [_cloud, _secrets(0o600)])
     assert main(["check-config", str(config)]) == 0
     assert "ok (1 camera(s), site gh1)" in capsys.readouterr().err
-    assert main(["run", "--config", str(config), "--drain", "--drain-seconds", "5"]) == 0
+    assert main(["run", "--config", str(config), "--drain", "--drain-seconds", "120"]) == 0
     assert (tmp_path / "good" / "data" / "state.json").is_file()
