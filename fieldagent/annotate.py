@@ -69,12 +69,14 @@ def render_overlay(result: ImageResult) -> Image.Image:
     frame = Image.fromarray(rgb)
     font = _font(max(12, frame.height // 50))
     line = _line_height(font) + 8
-    legend_rows = _legend_rows(font, frame.width)
     note = MODEL_ONLY_NOTE if any(
         r.model is not None and r.model.label != "unknown" and not r.model.may_override
         for r in result.results) else None
+    # a small frame (a 256 px leaf) gets a band wider than itself: no text is cut off
+    width = max(frame.width, _band_width(font, note))
+    legend_rows = _legend_rows(font, width)
     rows = 1 + len(legend_rows) + (note is not None)
-    img = Image.new("RGB", (frame.width, frame.height + line * rows + 6))
+    img = Image.new("RGB", (width, frame.height + line * rows + 6))
     img.paste(frame)
     draw = ImageDraw.Draw(img)
     open_zones = {zone for _, zone in result.open_alerts}
@@ -156,6 +158,13 @@ def _draw_header(
     text = f"{result.camera}  {when}  {flags}" + (f"  ALERT: {alerts}" if alerts else "")
     colour = _OK if result.quality.ok else _BAD
     draw.text((4, y), text[:200], fill=colour, font=font)
+
+
+def _band_width(font: ImageFont.ImageFont | ImageFont.FreeTypeFont, note: str | None) -> int:
+    """The narrowest band that holds the note and the widest legend entry on one line."""
+    size = _line_height(font)
+    widest = max(size + 6 + int(font.getlength(text)) + 18 for _, text in LEGEND)
+    return max(widest, int(font.getlength(note)) if note else 0) + 8
 
 
 def _legend_rows(

@@ -101,3 +101,18 @@ def test_a_result_written_to_disk_has_both_files(tray: ImageResult, tmp_path: Pa
     assert written is not None
     overlay, mask = written
     assert overlay.stat().st_size > 10_000 and mask.stat().st_size > 100
+
+
+def test_a_small_photo_gets_a_band_wide_enough_for_its_text(tmp_path: Path) -> None:
+    """A 256 px leaf: the legend and the model note are not cut off at the frame's edge."""
+    from fieldagent.annotate import MODEL_ONLY_NOTE, _font
+    from fieldagent.config.site import default_site_config
+
+    leaf = sorted((REAL / "leaves-pv" / "grape___grape_black_rot").iterdir())[0]
+    site = default_site_config()
+    result = CameraPipeline(site, site.camera(None), StressModel.load(site.model)).process(leaf)
+    assert result.frame is not None and result.frame.rgb.shape[1] == 256
+    img = render_overlay(result)
+    font = _font(12)
+    assert img.width >= font.getlength(MODEL_ONLY_NOTE) > 256
+    assert img.height > 256
