@@ -2,7 +2,7 @@
 
 Section ``segmentation``: per reference (``tests/roi/reference``), IoU, precision,
 recall and stressed-tissue recall of the segmenter with growth into stressed tissue
-(``grow_rounds=4``, opt-in: "current") and of the default one (``grow_rounds=0``, as
+(``grow_rounds=4``, the default: "current") and without it (``grow_rounds=0``, as
 before issue 11: "previous"), then the means; and the time ratio current / previous
 on ``leaves_16mp.jpg`` at analysis scale (1024 x 768), both timed in this process,
 interleaved, ratio of medians.
@@ -28,8 +28,8 @@ from fieldagent.roi.config import SegmentationConfig
 from fieldagent.roi.segment import segment_plants
 from tests.support.reference_masks import Scores, names, reference, score
 
-CURRENT = SegmentationConfig(grow_rounds=4)  # growth into stressed tissue (opt-in)
-PREVIOUS = SegmentationConfig()  # the default: no growth, as before issue 11
+CURRENT = SegmentationConfig(grow_rounds=4)  # growth into stressed tissue (the default)
+PREVIOUS = SegmentationConfig(grow_rounds=0)  # no growth, as before issue 11
 
 
 def _fmt(value: float) -> str:
@@ -64,7 +64,7 @@ def time_ratio(rgb: np.ndarray, repeat: int) -> tuple[float, float]:
 def segmentation_section(repeat: int = 15, only: list[str] | None = None) -> None:
     """Print the segmentation section: scores per reference, means, and the time ratio."""
     rows = segmentation_scores(only)
-    print("segmentation vs reference masks (default, no growth -> with growth, grow_rounds=4)")
+    print("segmentation vs reference masks (grow_rounds=0 -> the default growth, grow_rounds=4)")
     print(f"{'reference':36s} {'IoU':>13s} {'precision':>13s} {'recall':>13s} {'stressed':>13s}")
     for name, (old, new) in rows.items():
         cells = [f"{_fmt(getattr(old, k))}->{_fmt(getattr(new, k))}"

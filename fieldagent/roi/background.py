@@ -23,8 +23,11 @@ pixels next to the plant whose colour is *not the background's*:
   mostly bench: soil colours are rare there, so they would pass as
   plant-coloured (on JPEG frames, whose compression smooths soil grain, growth
   took soil specks and pot rims).  So the plant's own soil is a second sample:
-  the pixels in the ring out to ``_AROUND`` times ``grow_px`` around the plant
-  that lie in a rough *area* (at least ``_ROUGH_AREA_SHARE`` of the pixels not
+  the pixels out to ``_AROUND`` times ``grow_px`` around the plant, not yet
+  plant, that lie in a rough *area* (the soil right next to the leaves counts:
+  in a small pot all of it lies within ``grow_px`` of the plant and the ring
+  beyond is pot rim and bench, so a ring-only sample held no soil and growth
+  took whole patches of it in bright sun) (at least ``_ROUGH_AREA_SHARE`` of the pixels not
   yet plant in the 12 x 12 around them rough, so a soil pocket between leaves
   counts as soil: soil is grainy all over, a lesion's border or
   a colour card's edge is a rough line) and are darker than the leaves.  A
@@ -104,10 +107,14 @@ def grow_candidates(
     plant = _plant(core, candidate, cfg)
     plant_px = int(plant.sum())
     for _ in range(cfg.grow_rounds):
-        near, ring_grid = _near_and_ring(plant, cfg.grow_px)
+        near_grid, ring_grid = _near_and_ring(plant, cfg.grow_px)
+        near = upsample(near_grid, plant.shape, _BLOCK)
         background = band | (rough & ~near)
         rough_grid = _rough_area(rough_counts, rough, plant)
-        soil = upsample(ring_grid & rough_grid, plant.shape, _BLOCK) & darker
+        # in a small pot all the soil lies within grow_px of the leaves and the ring
+        # beyond is pot rim and bench: the rough areas near the plant are soil too
+        soil_grid = rough_grid & (ring_grid | near_grid)
+        soil = upsample(soil_grid, plant.shape, _BLOCK) & darker & ~plant
         if region is not None:
             near &= region
             background &= region
@@ -204,12 +211,12 @@ def _plant(core: np.ndarray, candidate: np.ndarray, cfg: SegmentationConfig) -> 
 
 
 def _near_and_ring(plant: np.ndarray, reach_px: int) -> tuple[np.ndarray, np.ndarray]:
-    """Within about ``reach_px`` of the plant, and (on the ``_BLOCK`` times coarser grid
-    both are dilated on: cheap) the ring around that out to ``_AROUND`` times as far."""
+    """On the ``_BLOCK`` times coarser grid (cheap to dilate): the blocks within about
+    ``reach_px`` of the plant, and the ring around them out to ``_AROUND`` times as far."""
     steps = max(1, round(reach_px / _BLOCK))
     near_grid = dilate(block_any(plant, _BLOCK), steps)
     ring_grid = dilate(near_grid, steps * (_AROUND - 1)) & ~near_grid
-    return upsample(near_grid, plant.shape, _BLOCK), ring_grid
+    return near_grid, ring_grid
 
 
 def _rough(lum: np.ndarray, shape: tuple[int, ...], threshold: float) -> np.ndarray:

@@ -123,11 +123,3 @@ def test_a_frame_at_40_percent_of_the_usual_brightness_in_a_realistic_week_is_fl
     assert report is not None
     flag = next(f for f in report.flags if f.name == "underexposed")
     assert flag.metric == "mean_luminance" and "usually" in flag.message
-
-
-@pytest.mark.xfail(strict=True, reason="segmentation growth (grow_rounds=4) still takes soil "
-                   "in small potted frames: a one-frame brown spike, then a stress alert; "
-                   "this is why growth is off by default")
-def test_growth_into_stressed_tissue_is_not_yet_safe_on_small_potted_frames() -> None:
-    results = run(week(1, False), analysis={"segmentation": {"grow_rounds": 4}})
-    assert stress_alerts(results) == []

@@ -1,9 +1,8 @@
-"""The segmentation with growth (``grow_rounds=4``) against reference masks of real photos
-(``tests/roi/reference``).
+"""The segmentation with growth (``grow_rounds=4``, the default) against reference masks of
+real photos (``tests/roi/reference``).
 
-Growth is opt-in (off by default until it is safe on potted soil at every scale: see
-``SegmentationConfig.grow_rounds``); these tests hold what it reaches. Thresholds sit below
-what it reaches and above what the default segmenter (``grow_rounds=0``, the one before
+These tests hold what growth reaches. Thresholds sit below
+what it reaches and above what the segmenter without growth (``grow_rounds=0``, the one before
 issue 11) reaches; both sets of figures are in ``tests/roi/reference/README.md`` and printed
 by ``bench/bench_truth.py``.  They are uniform over the 28 references, not set per photo.
 """
