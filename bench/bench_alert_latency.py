@@ -36,6 +36,7 @@ from typing import Any
 import yaml
 from PIL import Image
 
+from fieldagent.datadir import DataDir
 from fieldagent.demo import plans as demo_plans
 from fieldagent.demo import site_config
 from fieldagent.synth import SceneSpec, render
@@ -163,7 +164,7 @@ def main() -> int:
                              str(config)], stderr=subprocess.PIPE, text=True)
     samples: list[float] = []
     try:
-        state = work / "data" / "state.json"
+        state = DataDir(work / "data").state  # appears once the agent is up
         deadline = time.time() + 120
         while not state.exists() and time.time() < deadline:
             time.sleep(0.1)

@@ -9,10 +9,9 @@ written one.
 It only reads: the outbox database is opened read-only (SQLite ``mode=ro``), so it works
 while the agent runs and holds the outbox's lock, and never changes what it reports on.
 
-Where things are, relative to the site config's ``data_dir`` (itself relative to the
-config file's folder): ``outbox/`` (the ``SqliteOutbox``), ``outbox/signals-journal.db``
-(the ``RecordJournal``) and ``uplink-status.json`` (written by the ``Uploader`` when its
-``status_path`` is set to it).
+Where things are is ``fieldagent.datadir.DataDir``: the outbox folder (the
+``SqliteOutbox``), the signal journal in it (the ``RecordJournal``) and the uploader's
+status file, all under the site config's ``data_dir``.
 """
 
 from __future__ import annotations
@@ -24,7 +23,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from fieldagent.config.site import SiteConfig, load_site_config
+from fieldagent.config.site import load_site_config
+from fieldagent.datadir import DataDir, OutboxLayout
 from fieldagent.errors import ConfigError
 from fieldagent.outbox.model import KINDS, OutboxStats, to_us
 from fieldagent.outbox.spool import Spool
@@ -33,16 +33,6 @@ from fieldagent.outbox.store import database_bytes
 from fieldagent.policy import Policy, load_policy
 from fieldagent.uplink.degrade import DegradePlanner
 from fieldagent.uplink.scheduler import duration_text, rate_text, read_status
-
-OUTBOX_DIR = "outbox"
-JOURNAL_FILE = "signals-journal.db"
-STATUS_FILE = "uplink-status.json"
-
-
-def data_dir(site: SiteConfig, config_path: Path) -> Path:
-    """The site's data folder: ``data_dir`` taken relative to the config file's folder."""
-    path = Path(site.data_dir).expanduser()
-    return path if path.is_absolute() else config_path.parent / path
 
 
 def outbox_stats_main(config_path: str, *, now: datetime | None = None) -> int:
@@ -55,30 +45,29 @@ def outbox_stats_main(config_path: str, *, now: datetime | None = None) -> int:
         for line in exc.problems:
             print(line, file=sys.stderr)
         return 2
-    folder = data_dir(site, path)
-    outbox = folder / OUTBOX_DIR
-    if not (outbox / "outbox.db").is_file():
-        print(f"no outbox in {outbox} yet: the agent has not queued anything (data_dir "
+    data = DataDir.of_site(site, path.parent)
+    if not data.outbox_files.db.is_file():
+        print(f"no outbox in {data.outbox} yet: the agent has not queued anything (data_dir "
               f"{site.data_dir!r} in {path})", file=sys.stderr)
         return 1
     try:
-        report = outbox_report(folder, policy, now or datetime.now(UTC))
+        report = outbox_report(data, policy, now or datetime.now(UTC))
     except sqlite3.Error as exc:
-        print(f"cannot read the outbox database {outbox / 'outbox.db'}: {exc}; if this "
+        print(f"cannot read the outbox database {data.outbox_files.db}: {exc}; if this "
               "persists the agent will quarantine it at its next start", file=sys.stderr)
         return 1
     print(json.dumps(report, indent=2, default=str))
     return 0
 
 
-def outbox_report(folder: Path, policy: Policy, now: datetime) -> dict[str, Any]:
-    """The report of the outbox under ``folder`` (a site's data_dir), read-only."""
-    stats = _read_stats(folder / OUTBOX_DIR, now)
-    status = read_status(folder / STATUS_FILE)
+def outbox_report(data: DataDir, policy: Policy, now: datetime) -> dict[str, Any]:
+    """The report of the outbox in a site's data folder, read-only."""
+    stats = _read_stats(data.outbox_files, now)
+    status = read_status(data.uplink_status)
     held = {k: v["ready"]["bytes"] + v["leased"]["bytes"]
             for k, v in stats.by_kind_state.items()}
     report: dict[str, Any] = {
-        "outbox": str(folder / OUTBOX_DIR), "at": now.isoformat(), "policy": policy.name,
+        "outbox": str(data.outbox), "at": now.isoformat(), "policy": policy.name,
         "by_kind": stats.by_kind_state,
         "held": {"items": sum(v["ready"]["items"] + v["leased"]["items"]
                               for v in stats.by_kind_state.values()),
@@ -87,7 +76,7 @@ def outbox_report(folder: Path, policy: Policy, now: datetime) -> dict[str, Any]
         "drops": stats.drops,
         "last_success_at": stats.last_success_at.isoformat() if stats.last_success_at else None,
         "disk_bytes": stats.disk_bytes,
-        "signals_pending_records": _pending_records(folder / OUTBOX_DIR / JOURNAL_FILE),
+        "signals_pending_records": _pending_records(data.journal),
         "drain": drain_estimate(held, policy, status),
         "degrade": (status or {}).get("degrade"),
         "uplink": _uplink(status, now),
@@ -115,10 +104,10 @@ def drain_estimate(
     }
 
 
-def _read_stats(outbox: Path, now: datetime) -> OutboxStats:
-    conn = sqlite3.connect(f"file:{outbox / 'outbox.db'}?mode=ro", uri=True, timeout=10)
+def _read_stats(outbox: OutboxLayout, now: datetime) -> OutboxStats:
+    conn = sqlite3.connect(f"file:{outbox.db}?mode=ro", uri=True, timeout=10)
     try:
-        disk = database_bytes(outbox / "outbox.db") + Spool(outbox / "spool").disk_bytes()
+        disk = database_bytes(outbox.db) + Spool(outbox.spool).disk_bytes()
         return read_stats(conn, to_us(now), disk)
     finally:
         conn.close()

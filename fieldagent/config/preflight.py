@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from fieldagent.config.secrets import SecretStore
 from fieldagent.config.site import InboxSource, SiteConfig
+from fieldagent.datadir import DataDir
 from fieldagent.errors import ConfigError
 
 
@@ -44,13 +45,13 @@ def resolve(base: Path, p: str | os.PathLike[str]) -> Path:
 
 
 def _folders(cfg: SiteConfig, base: Path) -> Iterator[tuple[str, Path]]:
-    yield "data_dir", resolve(base, cfg.data_dir)
+    data = DataDir.of_site(cfg, base)
+    yield "data_dir", data.root
     for i, cam in enumerate(cfg.cameras):
         if isinstance(cam.source, InboxSource):
             yield f"cameras[{i}].source.path", resolve(base, cam.source.path)
-    src = cfg.sources
-    yield "sources.quarantine_dir", resolve(base, src.quarantine_path(cfg.data_dir))
-    yield "sources.snapshot_dir", resolve(base, src.snapshot_path(cfg.data_dir))
+    yield "sources.quarantine_dir", data.quarantine
+    yield "sources.snapshot_dir", data.snapshots
 
 
 def _folder_problems(cfg: SiteConfig, base: Path, where: str) -> Iterator[str]:

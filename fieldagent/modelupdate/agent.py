@@ -38,6 +38,8 @@ class Outlet(Protocol):
 
 
 class DataPaths(Protocol):
+    """Where the agent keeps its state (``fieldagent.datadir.DataDir``)."""
+
     @property
     def models(self) -> Path: ...
 

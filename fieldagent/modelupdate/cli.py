@@ -1,7 +1,8 @@
 """``fieldagent model status --config FILE [--json]``: which model runs, which is on trial.
 
-Read-only: it reads ``<data_dir>/models/state.json`` and never opens the store the way the
-agent does (which counts a boot of a trial), so it is safe while the agent runs.
+Read-only: it reads the model store's state file (where: ``fieldagent.datadir``) and never
+opens the store the way the agent does (which counts a boot of a trial), so it is safe while
+the agent runs.
 """
 
 from __future__ import annotations
@@ -14,15 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from fieldagent.config.site import default_site_config, load_site_config
+from fieldagent.datadir import DataDir
 from fieldagent.errors import ConfigError
 from fieldagent.inference.manifest import read_manifest
 from fieldagent.inference.session import packaged_model_dir
 from fieldagent.modelupdate.errors import ModelStoreError
 from fieldagent.modelupdate.health import p95
 from fieldagent.modelupdate.store import StoreState, read_state
-from fieldagent.outbox_cli import data_dir
 
-STORE_DIR = "models"
 HISTORY_SHOWN = 5
 
 
@@ -43,7 +43,7 @@ def model_status_main(argv: Sequence[str] | None = None) -> int:
         for line in exc.problems:
             print(line, file=sys.stderr)
         return 2
-    root = data_dir(site, config_path) / STORE_DIR
+    root = DataDir.of_site(site, config_path.parent).models
     try:
         status = model_status(root)
     except ModelStoreError as exc:

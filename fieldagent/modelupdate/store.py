@@ -1,6 +1,7 @@
 """The on-device model store: one folder per installed version and a small state file.
 
-Layout under ``root`` (``<data_dir>/models``)::
+Layout under ``root`` (``<data_dir>/models``; the names are
+``fieldagent.datadir.ModelStoreLayout``'s)::
 
     state.json          current, previous, trial, rejected versions, recent history
     slots/<version>/    a complete, verified model folder (manifest.json + ONNX files)
@@ -37,14 +38,12 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from fieldagent.datadir import ModelStoreLayout
 from fieldagent.fsutil import fsync_dir, write_atomic
 from fieldagent.modelupdate.errors import ModelStoreError
 
 log = logging.getLogger(__name__)
 
-STATE_FILE = "state.json"
-SLOTS = "slots"
-STAGING = "staging"
 HISTORY_LIMIT = 50
 LATENCY_SAMPLES = 512  # kept for the trial's p95: enough for a stable percentile, small file
 _SLOT_NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+!_-]{0,127}")
@@ -118,7 +117,7 @@ class StoreState:
 
 def read_state(root: Path) -> StoreState:
     """Read ``root/state.json`` without changing anything; no file = the empty state."""
-    path = root / STATE_FILE
+    path = ModelStoreLayout(root).state
     try:
         raw = json.loads(path.read_bytes())
         return StoreState.from_dict(raw)
@@ -135,6 +134,7 @@ class ModelStore:
 
     def __init__(self, root: Path, *, keep_slots: int = 3) -> None:
         self.root = Path(root)
+        self.files = ModelStoreLayout(self.root)
         self.keep_slots = keep_slots
         self._state = read_state(self.root)
 
@@ -147,17 +147,18 @@ class ModelStore:
         unreadable state file is moved aside and the packaged model runs.
         """
         root = Path(root)
+        files = ModelStoreLayout(root)
         try:
-            (root / SLOTS).mkdir(parents=True, exist_ok=True)
+            files.slots.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ModelStoreError(f"{root}: cannot create the model store ({exc.strerror}); "
                                   "give the agent write access to its data_dir") from None
-        shutil.rmtree(root / STAGING, ignore_errors=True)
+        shutil.rmtree(files.staging, ignore_errors=True)
         try:
             store = cls(root, keep_slots=keep_slots)
         except ModelStoreError as exc:
-            aside = root / f"{STATE_FILE}.corrupt-{uuid.uuid4().hex[:8]}"
-            os.replace(root / STATE_FILE, aside)
+            aside = root / f"{files.state.name}.corrupt-{uuid.uuid4().hex[:8]}"
+            os.replace(files.state, aside)
             log.error("%s; moved it to %s", exc, aside)
             store = cls(root, keep_slots=keep_slots)
         if store.state.trial is not None:
@@ -174,7 +175,7 @@ class ModelStore:
         """The folder of an installed version."""
         if not _SLOT_NAME.fullmatch(version) or ".." in version:
             raise ModelStoreError(f"version {version!r} cannot name a model folder")
-        return self.root / SLOTS / version
+        return self.files.slots / version
 
     def active_version(self) -> str | None:
         """The version that should run now: the trial, else current (None = packaged)."""
@@ -197,7 +198,7 @@ class ModelStore:
 
     def new_staging(self) -> Path:
         """A fresh, empty folder to download a release into."""
-        folder = self.root / STAGING / uuid.uuid4().hex
+        folder = self.files.staging / uuid.uuid4().hex
         folder.mkdir(parents=True)
         return folder
 
@@ -244,7 +245,7 @@ class ModelStore:
         """Keep at most ``keep_slots`` slots; current, previous and trial are always kept."""
         keep = {v for v in (self._state.current, self._state.previous,
                             self._state.trial.version if self._state.trial else None) if v}
-        others = sorted((p for p in (self.root / SLOTS).iterdir() if p.name not in keep),
+        others = sorted((p for p in self.files.slots.iterdir() if p.name not in keep),
                         key=lambda p: _version_key(p.name), reverse=True)
         for old in others[max(0, self.keep_slots - len(keep)):]:
             shutil.rmtree(old, ignore_errors=True)
@@ -263,7 +264,7 @@ class ModelStore:
         return replace(state, history=(*state.history, entry)[-HISTORY_LIMIT:])
 
     def _save(self, state: StoreState) -> None:
-        write_atomic(self.root / STATE_FILE, json.dumps(state.to_dict(), indent=1).encode())
+        write_atomic(self.files.state, json.dumps(state.to_dict(), indent=1).encode())
         self._state = state
 
 

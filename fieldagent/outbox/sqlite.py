@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
+from fieldagent.datadir import OutboxLayout
 from fieldagent.outbox import quarantine
 from fieldagent.outbox.admit import Admission, log_batch
 from fieldagent.outbox.base import Clock, Outbox, system_clock
@@ -78,7 +79,8 @@ log = logging.getLogger(__name__)
 
 
 class SqliteOutbox(Outbox):
-    """Durable outbox in ``directory`` (``outbox.db``, ``spool/``, ``quarantine/``).
+    """Durable outbox in ``directory`` (``outbox.db``, ``spool/``, ``quarantine/``: the
+    names are ``fieldagent.datadir.OutboxLayout``'s).
 
     ``inline_max``: payloads up to this many bytes live in the database, bigger ones and
     every ``path`` item in spool files. ``done_retention``: how long delivered keys are
@@ -107,11 +109,11 @@ class SqliteOutbox(Outbox):
         self._all_full = sync == "full"
         self._dead_max, self._q_bytes = dead_letters, quarantine_bytes
         self._lock = threading.RLock()
-        self._qdir = self.directory / "quarantine"
-        self._db_path = self.directory / "outbox.db"
+        files = OutboxLayout(self.directory)
+        self._qdir, self._db_path = files.quarantine, files.db
         self._lock_fd = lock_directory(self.directory)
         try:
-            self._spool = Spool(self.directory / "spool")
+            self._spool = Spool(files.spool)
             now = self._clock()
             self._db, moved = open_or_heal(
                 self._db_path, self._qdir, quarantine.stamp(now), create_schema, SCHEMA_VERSION

@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
+from fieldagent.datadir import OutboxLayout
 from fieldagent.fsutil import try_lock, unlock
 from fieldagent.outbox.model import OutboxError, OutboxLocked
 from fieldagent.outbox.quarantine import move_into
@@ -175,7 +176,7 @@ def quarantine_database(path: Path, qdir: Path, stamp: str, exc: BaseException) 
     """Move the database and its WAL/SHM aside and log what happened and what to do."""
     if not path.exists():
         return None
-    spool = path.parent / "spool"
+    spool = OutboxLayout(path.parent).spool
     payloads = sum(1 for _ in spool.glob("*.bin")) if spool.is_dir() else 0
     dest = move_into(path, qdir, f"{stamp}-{path.name}")
     for suffix in ("-wal", "-shm"):
@@ -202,7 +203,7 @@ def database_bytes(path: Path) -> int:
 
 def lock_directory(directory: Path) -> int:
     """Take an exclusive lock on the outbox directory; the kernel drops it if we die."""
-    fd = try_lock(directory / "outbox.lock")
+    fd = try_lock(OutboxLayout(directory).lock)
     if fd is None:
         raise OutboxLocked(
             f"another process has the outbox in {directory} open; only one fieldagent "

@@ -24,7 +24,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,13 +32,13 @@ from fieldagent import __version__
 from fieldagent.alerts import Alert
 from fieldagent.config.secrets import SecretStore
 from fieldagent.config.site import HttpSource, InboxSource, SiteConfig
+from fieldagent.datadir import DataDir
 from fieldagent.imageref import ImageRef
 from fieldagent.inference.session import StressModel
 from fieldagent.offload import Offloader
 from fieldagent.outbox import SqliteOutbox
 from fieldagent.outbox.batching import SignalBatcher
 from fieldagent.outbox.records import ImageMark, RecordJournal
-from fieldagent.outbox_cli import JOURNAL_FILE, STATUS_FILE
 from fieldagent.pipeline import CameraPipeline, ImageResult
 from fieldagent.policy import load_policy
 from fieldagent.policy.model import Policy
@@ -70,33 +69,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True)
-class Paths:
-    """Where the agent keeps its state, all under ``data_dir``."""
-
-    data: Path
-
-    @property
-    def outbox(self) -> Path:
-        return self.data / "outbox"
-
-    @property
-    def state(self) -> Path:
-        return self.data / "state.json"
-
-    @property
-    def sinks(self) -> Path:
-        return self.data / "alerts.db"
-
-    @property
-    def models(self) -> Path:
-        return self.data / "models"
-
-    @property
-    def uplink_status(self) -> Path:
-        return self.data / STATUS_FILE
-
-
 class Agent:
     """The field agent's parts and steps (module docstring)."""
 
@@ -112,8 +84,7 @@ class Agent:
     ) -> None:
         self.site, self.clock = site, clock
         self.base = (base_dir or Path.cwd()).resolve()
-        self.paths = Paths(self._path(site.data_dir))
-        self.paths.data.mkdir(parents=True, exist_ok=True)
+        self.paths = DataDir.of_site(site, self.base).ensure()
         self.policy = policy or load_policy(site.policy, relative_to=self.base)
         self.secrets = SecretStore.load(
             self._path(site.secrets_file) if site.secrets_file else None)
@@ -126,7 +97,7 @@ class Agent:
                                    clock=clock)
         self.batcher = SignalBatcher(
             self.policy.batching, sid, clock, outbox=self.outbox,
-            journal=RecordJournal(self.paths.outbox / JOURNAL_FILE),
+            journal=RecordJournal(self.paths.journal),
             signals=self.policy.klass("signals"))
         self.transport = transport or self._open_transport()
         self.uploader = Uploader(
@@ -152,7 +123,7 @@ class Agent:
         # -- sources -----------------------------------------------------------------------
         src = site.sources
         self.queue = FrameQueue(src.queue_size, src.shed)
-        self.quarantine = Quarantine(self._path(src.quarantine_path(site.data_dir)),
+        self.quarantine = Quarantine(self.paths.quarantine,
                                      keep_bytes=src.quarantine_keep_bytes, clock=clock)
         self.sources_ready = threading.Event()  # set by inotify when a file is complete
         self.inboxes: dict[str, InboxWatcher] = {}
@@ -166,18 +137,18 @@ class Agent:
                                                     on_ready=self.sources_ready.set)
             elif isinstance(s, HttpSource):
                 self.pollers[cam.id] = SnapshotPoller(
-                    cam.id, s, self.secrets, self._path(src.snapshot_path(site.data_dir)),
-                    clock, quarantine=self.quarantine)
+                    cam.id, s, self.secrets, self.paths.snapshots, clock,
+                    quarantine=self.quarantine)
                 self._next_poll[cam.id] = self.started_at
         for poller in self.pollers.values():
             for item in poller.leftovers():
                 self._enqueue(item)
 
         # -- alerts and telemetry ------------------------------------------------------------
-        self.dispatcher = AlertDispatcher(site.alerts, self.paths.sinks, self.secrets,
+        self.dispatcher = AlertDispatcher(site.alerts, self.paths.alerts_db, self.secrets,
                                           tz, clock)
         self.stats = AgentStats.from_config(site.telemetry, clock)
-        self.system = SystemProbe(self.paths.data, clock=clock)
+        self.system = SystemProbe(self.paths.root, clock=clock)
         self.self_alerts = SelfAlerts(site.telemetry.self_alerts, sid, clock)
         self.silence = SilenceWatch(
             sid, {c.id: c.silent_after_minutes for c in site.cameras}, self.started_at)

@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from fieldagent.config.site import load_site_config
+from fieldagent.datadir import DataDir
 from fieldagent.errors import ConfigError
-from fieldagent.outbox_cli import data_dir, outbox_report
+from fieldagent.outbox_cli import outbox_report
 from fieldagent.policy import load_policy
 from fieldagent.uplink.scheduler import duration_text
 
@@ -27,8 +28,8 @@ def collect(config_path: Path, now: datetime) -> dict[str, Any]:
     """Everything the status screen shows, as a JSON-ready dict."""
     site = load_site_config(config_path)
     policy = load_policy(site.policy, relative_to=config_path.parent)
-    folder = data_dir(site, config_path)
-    state = _json(folder / "state.json") or {}
+    data = DataDir.of_site(site, config_path.parent)
+    state = _json(data.state) or {}
     cams = state.get("camera_status") or {}
     cameras = []
     for cam in site.cameras:
@@ -41,9 +42,9 @@ def collect(config_path: Path, now: datetime) -> dict[str, Any]:
             "silent": age is None or age > cam.silent_after_minutes * 60,
         })
     outbox = None
-    if (folder / "outbox" / "outbox.db").is_file():
+    if data.outbox_files.db.is_file():
         try:
-            outbox = outbox_report(folder, policy, now)
+            outbox = outbox_report(data, policy, now)
         except sqlite3.Error as exc:
             outbox = {"error": f"cannot read the outbox: {exc}"}
     return {
@@ -53,8 +54,8 @@ def collect(config_path: Path, now: datetime) -> dict[str, Any]:
         "alerts": sorted((state.get("active_alerts") or {}).values(),
                          key=lambda a: str(a.get("since"))),
         "outbox": outbox,
-        "sinks": _sinks(folder / "alerts.db"),
-        "model": _model(folder / "models" / "state.json", state),
+        "sinks": _sinks(data.alerts_db),
+        "model": _model(data.model_files.state, state),
         "drained": state.get("drained"),
         "alerts_enabled": site.alerts.enabled,
     }

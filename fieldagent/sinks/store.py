@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from fieldagent.alerts.rules import Alert
+from fieldagent.datadir import lock_beside, quarantine_beside
 from fieldagent.fsutil import try_lock, unlock
 from fieldagent.outbox.quarantine import move_into, stamp
 from fieldagent.outbox.store import Database, connect, is_corruption
@@ -336,7 +337,7 @@ def _open_or_heal(path: Path, now: datetime) -> Database:
         if not is_corruption(err):
             raise
         exc = err  # the name bound by ``except`` is cleared when the block ends
-    dest = move_into(path, path.parent / "quarantine", f"{stamp(now)}-{path.name}")
+    dest = move_into(path, quarantine_beside(path), f"{stamp(now)}-{path.name}")
     for suffix in ("-wal", "-shm"):
         side = path.with_name(path.name + suffix)
         if side.exists():
@@ -351,8 +352,7 @@ def _open_or_heal(path: Path, now: datetime) -> Database:
 
 
 def _take_lock(path: Path) -> int:
-    lock_path = path.with_name(path.name + ".lock")
-    fd = try_lock(lock_path)
+    fd = try_lock(lock_beside(path))
     if fd is None:
         raise SinkStoreLocked(
             f"another process is delivering alerts from {path}; only one fieldagent process "

@@ -6,7 +6,6 @@ section holds what all cameras share.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -40,11 +39,3 @@ class SourcesConfig(Section):
         min_length=1,
         description="where fetched HTTP snapshots wait for analysis; relative to data_dir",
     )
-
-    def quarantine_path(self, data_dir: str | Path) -> Path:
-        """The quarantine root for a site whose state lives in ``data_dir``."""
-        return Path(data_dir) / self.quarantine_dir
-
-    def snapshot_path(self, data_dir: str | Path) -> Path:
-        """The snapshot spool for a site whose state lives in ``data_dir``."""
-        return Path(data_dir) / self.snapshot_dir

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from fieldagent.datadir import DataDir
 from fieldagent.outbox import NewItem, SqliteOutbox
 from fieldagent.outbox.batching import SignalBatcher
 from fieldagent.outbox.records import RecordJournal
-from fieldagent.outbox_cli import JOURNAL_FILE, STATUS_FILE, outbox_stats_main
+from fieldagent.outbox_cli import outbox_stats_main
 from fieldagent.policy import load_policy
 from fieldagent.uplink.budget import ThroughputEstimator
 from fieldagent.uplink.keys import object_key
@@ -41,15 +42,15 @@ def test_stats_report_backlog_drops_drain_time_and_uploader_status(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = site_config(tmp_path)
-    data = tmp_path / "data"
+    data = DataDir(tmp_path / "data")
     policy = load_policy("default")
-    box = SqliteOutbox(data / "outbox", limits=policy.outbox_limits(), clock=lambda: T0)
+    box = SqliteOutbox(data.outbox, limits=policy.outbox_limits(), clock=lambda: T0)
     for n in range(5):
         body = blob(f"img{n}", 400_000)
         key = object_key("image", "gh-1", T0, hashlib.sha256(body).hexdigest(), suffix=".jpg")
         box.put(NewItem("image", key, 4, T0 - timedelta(hours=n), data=body), now=T0)
     batcher = SignalBatcher(policy.batching, "gh-1", lambda: T0, outbox=box,
-                            journal=RecordJournal(data / "outbox" / JOURNAL_FILE))
+                            journal=RecordJournal(data.journal))
     batcher.add([{"zone": "A", "gcc": 0.4, "i": i} for i in range(7)])  # still open
     (tmp_path / "cloud").mkdir()
     estimator = ThroughputEstimator()
@@ -57,7 +58,7 @@ def test_stats_report_backlog_drops_drain_time_and_uploader_status(
         estimator.observe(1_000_000, 8.0)  # 125 kB/s = 1 Mbit/s measured
     up = Uploader(box, LocalTransport(tmp_path / "cloud"), policy, site="gh-1",
                   clock=lambda: T0, sleep=lambda s: None, estimator=estimator,
-                  settings=UploaderSettings(status_path=data / STATUS_FILE))
+                  settings=UploaderSettings(status_path=data.uplink_status))
     assert up.step(T0).action == "idle"  # images wait for the night; writes the status
 
     assert outbox_stats_main(str(config), now=T0 + timedelta(minutes=1)) == 0

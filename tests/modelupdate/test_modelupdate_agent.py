@@ -11,6 +11,7 @@ from typing import Any
 from cloudjobs.release.publish import set_percent
 from fieldagent.config.secrets import SecretStore
 from fieldagent.config.site import SiteConfig
+from fieldagent.datadir import DataDir
 from fieldagent.modelupdate.agent import build_updater
 from fieldagent.modelupdate.config import ModelUpdateConfig
 from fieldagent.modelupdate.manifest import parse_manifest
@@ -33,19 +34,10 @@ class Outlet:
 
 
 @dataclass
-class Paths:
-    data: Path
-
-    @property
-    def models(self) -> Path:
-        return self.data / "models"
-
-
-@dataclass
 class AgentParts:
     site: SiteConfig
     base: Path
-    paths: Paths
+    paths: DataDir
     clock: Clock
     secrets: SecretStore = field(default_factory=SecretStore)
     offloader: Outlet | None = None
@@ -62,7 +54,7 @@ def test_the_agent_builds_an_updater_from_relative_paths_and_reports_to_its_outb
     config = ModelUpdateConfig(enabled=True, channel="file://chan",
                                trusted_keys=["keys/release.pub.pem"], max_boots=1,
                                health_window_seconds=120)
-    agent = AgentParts(SiteConfig(), base, Paths(base / "data"), setup.clock)
+    agent = AgentParts(SiteConfig(), base, DataDir(base / "data"), setup.clock)
     updater = build_updater(config, agent)
     assert updater.device == agent.site.site.device and updater.limits.max_boots == 1
     assert updater.poll().status == "installed"
@@ -92,7 +84,7 @@ def test_the_sections_device_id_overrides_the_sites(setup: Setup) -> None:
     for name, device in (("override", "box-2"), ("site", None)):
         config = ModelUpdateConfig(channel=f"file://{setup.channel_dir}", device=device,
                                    trusted_keys=[public_key_b64(setup.key.public_key())])
-        agent = AgentParts(site, setup.tmp, Paths(setup.tmp / name), setup.clock)
+        agent = AgentParts(site, setup.tmp, DataDir(setup.tmp / name), setup.clock)
         outcomes[name] = build_updater(config, agent).poll().status
     expected_ours = "installed" if ours < sites else "refused"
     assert outcomes["override"] == expected_ours

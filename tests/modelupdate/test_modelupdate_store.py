@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from fieldagent.datadir import ModelStoreLayout
 from fieldagent.modelupdate.errors import ModelStoreError
 from fieldagent.modelupdate.store import (
-    STATE_FILE,
     ModelStore,
     StoreState,
     Trial,
@@ -18,6 +18,7 @@ from fieldagent.modelupdate.store import (
     read_state,
 )
 
+STATE_FILE = ModelStoreLayout(Path()).state.name
 NOW = datetime(2025, 5, 1, tzinfo=UTC)
 LIMITS = TrialLimits(window_seconds=60, max_error_rate=0.1, max_p95_latency_ms=50,
                      min_samples=1, max_boots=3)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from annotated_types import Ge, Gt, Le, Lt
@@ -23,12 +22,7 @@ def test_every_field_is_described_and_numbers_are_bounded(model: type[BaseModel]
             assert any(isinstance(m, Ge | Gt | Le | Lt) for m in field.metadata), name
 
 
-def test_sources_paths_are_under_data_dir_unless_absolute(tmp_path: Path) -> None:
-    cfg = SourcesConfig()
-    assert cfg.quarantine_path("/var/lib/fa") == Path("/var/lib/fa/quarantine")
-    assert cfg.snapshot_path("/var/lib/fa") == Path("/var/lib/fa/snapshots")
-    moved = SourcesConfig(quarantine_dir=str(tmp_path / "q"))
-    assert moved.quarantine_path("/var/lib/fa") == tmp_path / "q"
+def test_a_queue_without_room_or_an_unknown_shed_is_refused() -> None:
     with pytest.raises(ValidationError, match="queue_size"):
         SourcesConfig(queue_size=0)
     with pytest.raises(ValidationError, match="shed"):
