@@ -8,15 +8,12 @@ writes ``curated/analysis_zone_trends``, ``curated/analysis_camera_health`` and
 from cloudjobs.analysis.config import AnalysisConfig
 from cloudjobs.analysis.crops import CropMap, load_crop_map
 from cloudjobs.analysis.job import AnalysisSummary, analyse_site, run_analysis
-from cloudjobs.analysis.lakeio import Lake, resolve_lake
 
 __all__ = [
     "AnalysisConfig",
     "AnalysisSummary",
     "CropMap",
-    "Lake",
     "analyse_site",
     "load_crop_map",
-    "resolve_lake",
     "run_analysis",
 ]

@@ -1,12 +1,9 @@
-"""Errors of the analysis job and the fleet view, in the project's error tree."""
+"""Errors of the analysis job, in the project's error tree (a lake that cannot be read is
+``cloudjobs.lake.errors.LakeError``, as for every cloud job)."""
 
 from __future__ import annotations
 
 from fieldagent.errors import FieldAgentError
-
-
-class LakeError(FieldAgentError):
-    """The lake cannot be opened or read: the message names the place and what to check."""
 
 
 class AnalysisInputError(FieldAgentError):

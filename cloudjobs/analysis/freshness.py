@@ -21,18 +21,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cloudjobs.analysis.config import AnalysisConfig
-from cloudjobs.analysis.lakeio import Lake, list_dates, read_site
 from cloudjobs.analysis.schemas import FRESHNESS, TS, with_site
 from cloudjobs.analysis.trends import Window
+from cloudjobs.lake.reader import LakeReader
 
 
-def last_time(lake: Lake, dataset: str, site: str, column: str, now: datetime) -> datetime | None:
+def last_time(
+    lake: LakeReader, dataset: str, site: str, column: str, now: datetime
+) -> datetime | None:
     """Newest ``column`` value not after ``now``, reading the newest partitions first."""
-    for day in reversed(list_dates(lake, dataset, site)):
+    for day in reversed(lake.dates(dataset, site)):
         if day > now.date().isoformat():
             continue
         stamp = datetime.fromisoformat(day).date()
-        values = read_site(lake, dataset, site, {column: TS}, stamp, stamp).column(column)
+        values = lake.read(dataset, site, {column: TS}, stamp, stamp).column(column)
         values = values.filter(pc.less_equal(values, pa.scalar(now, TS)))
         newest = pc.max(values).as_py()
         if newest is not None:

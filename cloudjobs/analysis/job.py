@@ -22,16 +22,9 @@ import pyarrow.compute as pc
 from cloudjobs.analysis.camera_health import ANY, QUALITY_COLUMNS, camera_health
 from cloudjobs.analysis.config import AnalysisConfig
 from cloudjobs.analysis.crops import CropMap
-from cloudjobs.analysis.errors import AnalysisInputError, LakeError
+from cloudjobs.analysis.errors import AnalysisInputError
 from cloudjobs.analysis.freshness import freshness_row, last_time
-from cloudjobs.analysis.lakeio import (
-    Lake,
-    LakeLike,
-    list_sites,
-    read_site,
-    replace_site_file,
-    resolve_lake,
-)
+from cloudjobs.analysis.lakeio import replace_site_file
 from cloudjobs.analysis.schemas import DATASETS, TS, with_site
 from cloudjobs.analysis.trends import (
     SIGNAL_COLUMNS,
@@ -40,6 +33,9 @@ from cloudjobs.analysis.trends import (
     daily_medians,
     site_zone_rows,
 )
+from cloudjobs.lake.errors import LakeError
+from cloudjobs.lake.location import Location
+from cloudjobs.lake.reader import LakeReader, open_reader
 
 log = logging.getLogger(__name__)
 INPUTS = ("signals", "quality", "heartbeats")
@@ -49,7 +45,7 @@ INPUTS = ("signals", "quality", "heartbeats")
 class SiteTask:
     """Everything one site's work needs; picklable, so it travels to any worker."""
 
-    lake: Lake
+    lake: LakeReader
     site: str
     window: Window
     config: AnalysisConfig
@@ -71,10 +67,10 @@ def analyse_site(task: SiteTask) -> SiteResult:
     lake, site, window, cfg = task.lake, task.site, task.window, task.config
     first = min(window.since,
                 window.until - timedelta(days=cfg.recent_days + cfg.history_days - 1))
-    signals = read_site(lake, "signals", site, SIGNAL_COLUMNS, first, window.until)
+    signals = lake.read("signals", site, SIGNAL_COLUMNS, first, window.until)
     zone_rows = site_zone_rows(site, daily_medians(signals), window, cfg, task.crops)
-    quality = read_site(lake, "quality", site, QUALITY_COLUMNS, window.since, window.until)
-    heartbeats = read_site(lake, "heartbeats", site, {"at": TS, "device": pa.string()},
+    quality = lake.read("quality", site, QUALITY_COLUMNS, window.since, window.until)
+    heartbeats = lake.read("heartbeats", site, {"at": TS, "device": pa.string()},
                            window.since, window.until)
     in_window = signals.filter(pc.greater_equal(signals.column("date"), window.since.isoformat()))
     last = {
@@ -115,7 +111,7 @@ class AnalysisSummary:
 
 
 def run_analysis(
-    lake_root_or_store: LakeLike,
+    lake_root_or_store: Location | LakeReader,
     since: date,
     until: date,
     executor: Executor,
@@ -132,10 +128,10 @@ def run_analysis(
     if until < since:
         raise AnalysisInputError(f"the window ends ({until}) before it starts ({since}); "
                                  "swap --since and --until")
-    lake = resolve_lake(lake_root_or_store)
+    lake = open_reader(lake_root_or_store)
     cfg, crop_map = config or AnalysisConfig(), crops or CropMap()
     window = Window(since, until, (now or datetime.now(UTC)).astimezone(UTC))
-    sites = list_sites(lake, INPUTS)
+    sites = lake.sites(INPUTS)
     if not sites:
         raise LakeError(f"no site found under {lake.dataset_dir('')} ({', '.join(INPUTS)}): "
                         "run `cloudjobs ingest` first, or check --lake")
@@ -164,7 +160,7 @@ def _concat(tables: list[pa.Table], dataset: str) -> pa.Table:
 
 
 def _write(
-    lake: Lake, sites: list[str], window: Window, tables: Mapping[str, pa.Table]
+    lake: LakeReader, sites: list[str], window: Window, tables: Mapping[str, pa.Table]
 ) -> list[str]:
     """One file per site, dataset and window; a site without rows loses its stale file."""
     name = f"part-{window.since.isoformat()}_{window.until.isoformat()}.parquet"

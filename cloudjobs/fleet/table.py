@@ -20,17 +20,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from packaging.version import InvalidVersion, Version
 
-from cloudjobs.analysis.errors import LakeError
 from cloudjobs.analysis.freshness import human_duration
-from cloudjobs.analysis.lakeio import (
-    Lake,
-    LakeLike,
-    list_sites,
-    naive_utc,
-    read_site,
-    resolve_lake,
-)
+from cloudjobs.analysis.lakeio import naive_utc
 from cloudjobs.fleet.config import FleetConfig
+from cloudjobs.lake.errors import LakeError
+from cloudjobs.lake.location import Location
+from cloudjobs.lake.reader import LakeReader, open_reader
 
 TS = pa.timestamp("us", tz="UTC")
 STATUS_ORDER = ("silent", "behind", "old model", "disk low", "ok")
@@ -46,7 +41,7 @@ REPORT_COLUMNS: Mapping[str, pa.DataType] = {
 
 
 def fleet_table(
-    lake: LakeLike,
+    lake: Location | LakeReader,
     now: datetime,
     *,
     config: FleetConfig | None = None,
@@ -57,17 +52,17 @@ def fleet_table(
     ``model_version`` names the version every device should run; by default it is the one
     most devices run.
     """
-    where, cfg = resolve_lake(lake), config or FleetConfig()
+    where, cfg = open_reader(lake), config or FleetConfig()
     first = (now - timedelta(days=cfg.lookback_days)).date()
-    sites = list_sites(where, ("heartbeats", "signals", "quality"))
+    sites = where.sites(("heartbeats", "signals", "quality"))
     if not sites:
         raise LakeError(f"no site found under {where.dataset_dir('')} (heartbeats, signals, "
                         "quality): run `cloudjobs ingest` first, or check --lake")
     rows: list[dict[str, Any]] = []
     for site in sites:
-        devices = _last_heartbeats(read_site(where, "heartbeats", site, HEARTBEAT_COLUMNS,
-                                             first, now.date()), now)
-        reports = read_site(where, "model_reports", site, REPORT_COLUMNS, first, now.date())
+        devices = _last_heartbeats(where.read("heartbeats", site, HEARTBEAT_COLUMNS,
+                                              first, now.date()), now)
+        reports = where.read("model_reports", site, REPORT_COLUMNS, first, now.date())
         alerts = _alerts_since(where, site, now - timedelta(hours=cfg.alerts_hours), now)
         for device in devices or [{"device": None, "last_seen": None}]:
             last = device["last_seen"]
@@ -127,9 +122,9 @@ def _device_of(raw: str | None) -> str | None:
     return str(device) if device is not None else None
 
 
-def _alerts_since(lake: Lake, site: str, since: datetime, now: datetime) -> int:
+def _alerts_since(lake: LakeReader, site: str, since: datetime, now: datetime) -> int:
     """Alerts raised at the site in ``(since, now]``."""
-    alerts = read_site(lake, "alerts", site, {"at": TS, "state": pa.string()}, since.date(),
+    alerts = lake.read("alerts", site, {"at": TS, "state": pa.string()}, since.date(),
                        now.date())
     at, state = alerts.column("at"), alerts.column("state")
     keep = pc.and_(pc.and_(pc.greater(at, pa.scalar(since, TS)),

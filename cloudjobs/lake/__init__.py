@@ -2,5 +2,6 @@
 
 ``layout`` (where things live), ``parse`` (raw objects -> rows), ``schema`` (dataset
 columns), ``txlog`` (crash- and concurrency-safe commits), ``ingest`` and ``compact``
-(the jobs, with their ``main`` functions).
+(the jobs, with their ``main`` functions); ``reader`` (the one way every cloud job reads
+the curated datasets, with ``location``), ``errors`` (``LakeError``).
 """

@@ -32,15 +32,11 @@ from typing import Any
 import pyarrow as pa
 
 from cloudjobs.lake import layout
+from cloudjobs.lake.errors import LakeError
 from cloudjobs.lake.parquet import read_table, table_bytes
 from cloudjobs.store import ObjectNotFound, ObjectStore
-from fieldagent.errors import FieldAgentError
 
 log = logging.getLogger(__name__)
-
-
-class LakeError(FieldAgentError):
-    """The lake is not in a state this job can work with; the message says what to do."""
 
 
 class CommitConflict(LakeError):

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from cloudjobs.lake.errors import LakeError
 from cloudjobs.query.crops import CropsError
 from cloudjobs.query.engine import Lake, QueryError
 from cloudjobs.query.format import FORMATS, render
@@ -56,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 table = lake.sql(saved.sql, saved.bind(params))
             else:
                 table = lake.sql(args.sql)
-    except (QueryError, StoreError, CropsError) as exc:
+    except (QueryError, LakeError, StoreError, CropsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(render(table, args.format))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+from cloudjobs.lake.errors import LakeError
 from cloudjobs.report import data as queries
 from cloudjobs.report import plots
 from cloudjobs.report.errors import ReportError
@@ -146,7 +147,7 @@ def main(argv: Sequence[str] | None = None, *, clock: Callable[[], datetime] = u
     try:
         report = build_report(store_from_args(args), args.out, site=args.site,
                               since=args.since, until=args.until, clock=clock)  # fmt: skip
-    except (ReportError, StoreError) as exc:
+    except (ReportError, LakeError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {report.index} ({len(report.plots)} plots)")

@@ -1,4 +1,5 @@
-"""The report's own error: what went wrong with the lake or the arguments, and what to do."""
+"""The report's own error: what is wrong with the arguments, and what to do (a lake that
+cannot be read is ``cloudjobs.lake.errors.LakeError``, as for every cloud job)."""
 
 from __future__ import annotations
 
@@ -6,4 +7,4 @@ from fieldagent.errors import FieldAgentError
 
 
 class ReportError(FieldAgentError):
-    """The report cannot be built (lake unreachable, bad window); the message says why."""
+    """The report cannot be built as asked (a bad window); the message says why."""

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from cloudjobs.analysis.errors import LakeError
 from cloudjobs.fleet import FleetConfig, fleet_table
 from cloudjobs.fleet.cli import main, parse_minutes
 from cloudjobs.fleet.render import as_table
+from cloudjobs.lake.errors import LakeError
 from tests.cloudjobs_analysis.curated import NEW_MODEL, OLD_MODEL, Planted
 
 

@@ -12,10 +12,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from cloudjobs.analysis import resolve_lake, run_analysis
-from cloudjobs.analysis.errors import AnalysisInputError, LakeError
+from cloudjobs.analysis import run_analysis
+from cloudjobs.analysis.errors import AnalysisInputError
 from cloudjobs.analysis.schemas import DATASETS, with_site
 from cloudjobs.executor import make_executor
+from cloudjobs.lake.errors import LakeError
 from cloudjobs.store import LocalStore
 from tests.cloudjobs_analysis.conftest import read_dataset
 from tests.cloudjobs_analysis.curated import Planted
@@ -143,10 +144,3 @@ def test_bad_inputs_are_refused_with_a_sentence(planted: Planted, tmp_path: Path
             run_analysis(tmp_path / "empty", planted.since, planted.until, pool,
                          now=planted.now)
 
-
-def test_lake_urls_resolve(planted_template: Planted) -> None:
-    root = planted_template.root
-    assert resolve_lake(root.as_uri()).root == str(root)
-    assert resolve_lake(str(root)) == resolve_lake(LocalStore(root))
-    with pytest.raises(LakeError, match="cannot open the lake"):
-        resolve_lake("nosuchscheme://bucket/x")

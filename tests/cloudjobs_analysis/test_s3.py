@@ -10,9 +10,10 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 
-from cloudjobs.analysis import Lake, resolve_lake, run_analysis
+from cloudjobs.analysis import run_analysis
 from cloudjobs.analysis.schemas import DATASETS
 from cloudjobs.fleet import fleet_table
+from cloudjobs.lake.reader import LakeReader, open_reader
 from cloudjobs.store import S3Store, open_store
 from tests.cloudjobs_analysis.curated import Planted, build_lake
 from tests.support.seaweed import SeaweedS3, run_seaweed
@@ -44,7 +45,7 @@ def s3_lake(seaweed: SeaweedS3, small: Planted) -> S3Store:
     return store
 
 
-def _read(lake: Lake, name: str) -> pa.Table:
+def _read(lake: LakeReader, name: str) -> pa.Table:
     table = ds.dataset(f"{lake.root}/curated/{name}", filesystem=lake.filesystem,
                        format="parquet", partitioning="hive").to_table()
     return table.sort_by([(c, "ascending") for c in ("site", "camera", "zone", "flag")
@@ -57,7 +58,7 @@ def test_analysis_on_s3_matches_the_folder_and_replaces(s3_lake: S3Store,
         run_analysis(small.root, small.since, small.until, pool, now=small.now)
         run_analysis(s3_lake, small.since, small.until, pool, now=small.now)
         run_analysis(s3_lake, small.since, small.until, pool, now=small.now)
-    local, remote = resolve_lake(small.root), resolve_lake(s3_lake)
+    local, remote = open_reader(small.root), open_reader(s3_lake)
     for name in DATASETS:
         assert _read(remote, name).equals(_read(local, name)), name
     keys = [o.key for o in s3_lake.list("curated/analysis_")]

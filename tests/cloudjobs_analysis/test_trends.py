@@ -11,8 +11,8 @@ import pyarrow.compute as pc
 import pytest
 
 from cloudjobs.analysis import AnalysisConfig, CropMap, run_analysis
-from cloudjobs.analysis.lakeio import read_site, resolve_lake
 from cloudjobs.analysis.trends import SIGNAL_COLUMNS, daily_medians
+from cloudjobs.lake.reader import open_reader
 from tests.cloudjobs_analysis.conftest import Analysed, read_dataset
 from tests.cloudjobs_analysis.curated import Planted
 
@@ -50,8 +50,8 @@ def test_one_outlier_day_moves_neither_slope_nor_recent_value(analysed: Analysed
     assert abs(row["stress_score_peer_z"]) < 1.5
     assert row["stress_score_recent"] < 1.5  # the median of 3 days ignores the one at 6.0
     # The outlier is real and large: a plain least-squares slope would be misled by it.
-    signals = read_site(resolve_lake(p.root), "signals", p.outlier_zone[0], SIGNAL_COLUMNS,
-                        p.since, p.until)
+    signals = open_reader(p.root).read("signals", p.outlier_zone[0], SIGNAL_COLUMNS,
+                                       p.since, p.until)
     daily = daily_medians(signals).to_pylist()
     ours = [d for d in daily if (d["camera"], d["zone"]) == p.outlier_zone[1:]]
     x = np.array([(date.fromisoformat(d["date"]) - p.since).days for d in ours], dtype=float)
@@ -84,8 +84,8 @@ def test_silent_site_zones_use_the_days_they_have(analysed: Analysed) -> None:
 
 def test_a_column_missing_from_older_files_reads_as_null(analysed: Analysed) -> None:
     p = analysed.planted
-    signals = read_site(resolve_lake(p.root), "signals", "west", SIGNAL_COLUMNS, p.first_day,
-                        p.until)
+    signals = open_reader(p.root).read("signals", "west", SIGNAL_COLUMNS, p.first_day,
+                                       p.until)
     first_days = pc.is_in(signals.column("date"), pa.array(
         [p.first_day.isoformat(), date.fromordinal(p.first_day.toordinal() + 1).isoformat()]))
     assert signals.filter(first_days).column("gcc").null_count == signals.filter(

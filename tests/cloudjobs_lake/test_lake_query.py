@@ -142,6 +142,16 @@ def test_an_empty_lake_still_has_the_views(local_store: LocalStore) -> None:
         assert lake.sql("SELECT count(*) AS n FROM heartbeats").to_pylist() == [{"n": 0}]
 
 
+def test_a_damaged_part_file_is_named_not_a_traceback(
+        local_store: LocalStore, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = local_store.root / "curated/signals/site=north/date=2024-05-06/part-x.parquet"
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"not parquet at all")
+    assert main(["SELECT 1", "--store", str(local_store.root)]) == 1
+    err = capsys.readouterr().err
+    assert "part-x.parquet of curated/signals cannot be read" in err and "ingest" in err
+
+
 def test_saved_query_headers_and_parameters() -> None:
     queries = saved_queries()
     assert {"stress_rising", "quality_failures_by_hour", "freshness"} <= set(queries)

@@ -16,7 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from cloudjobs.analysis.schemas import ZONE_TRENDS
-from cloudjobs.report import Report, ReportError
+from cloudjobs.lake.errors import LakeError
+from cloudjobs.report import Report
 from cloudjobs.report import data as queries
 from cloudjobs.report.html import Page, render
 from cloudjobs.report.plots import QUALITY_FLAGS, heatmap_matrix
@@ -202,7 +203,7 @@ def test_report_reads_a_lake_on_s3(seaweed_s3: SeaweedS3, lake: Lake) -> None:
     local = queries.load(open_lake(lake.root, site="b"), WINDOW)
     assert remote.zone_days == local.zone_days and remote.attention == local.attention
     assert remote.devices == local.devices and remote.sites == ("b",)
-    with pytest.raises(ReportError, match="'no-such-bucket' of the lake does not exist"):
+    with pytest.raises(LakeError, match="'no-such-bucket' of the lake does not exist"):
         open_lake((fs, "no-such-bucket/lake"))
 
 
@@ -212,10 +213,10 @@ def test_damaged_or_conflicting_files_are_refused_with_a_way_out(tmp_path: Path)
     body = bytearray(part.read_bytes())
     body[4:400] = bytes(396)  # the first pages zeroed; the footer still reads
     part.write_bytes(bytes(body))
-    with pytest.raises(ReportError, match="re-ingested"):
+    with pytest.raises(LakeError, match="re-ingested"):
         queries.load(open_lake(lake.root), WINDOW)
     odd = part.with_name("part-0002.parquet")
     pq.write_table(pa.table({"stress_score": ["high"]}), odd)
     part.unlink()
-    with pytest.raises(ReportError, match="disagree on a column's type"):
+    with pytest.raises(LakeError, match="disagree on a column's type"):
         queries.load(open_lake(lake.root), WINDOW)
