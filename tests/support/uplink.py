@@ -76,9 +76,10 @@ class UplinkRig:
         self.box = self._open()
 
     def _open(self) -> SqliteOutbox:
-        sizes: dict[str, int] = {} if self.inline_max is None else {"inline_max": self.inline_max}
-        return SqliteOutbox(self.root / "outbox", limits=self.policy.outbox_limits(),
-                            clock=self.clock, **sizes)
+        folder, limits = self.root / "outbox", self.policy.outbox_limits()
+        if self.inline_max is None:
+            return SqliteOutbox(folder, limits=limits, clock=self.clock)
+        return SqliteOutbox(folder, limits=limits, clock=self.clock, inline_max=self.inline_max)
 
     def uploader(self, transport: Transport, **options: Any) -> Uploader:
         """An uploader on this outbox, policy and clock, reporting into ``problems``;
