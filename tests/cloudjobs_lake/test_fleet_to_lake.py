@@ -17,7 +17,8 @@ from cloudjobs.store import LocalStore
 from fieldagent.config.site import load_site_config
 from fieldagent.demo import upload_what_may_go
 from fieldagent.service.agent import Agent
-from tests.service.conftest import SimClock, camera_day, drop_and_run, write_site
+from tests.service.conftest import camera_day, drop_and_run, write_site
+from tests.support.clock import SimClock
 
 NOW = datetime(2026, 6, 2, 12, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""Fixtures for model updates: a settable clock, signing keys, model folders, a channel."""
+"""Fixtures for model updates: signing keys, model folders, a channel, a simulated clock."""
 
 from __future__ import annotations
 
@@ -24,25 +24,13 @@ from fieldagent.modelupdate.manifest import HealthSettings, ReleaseManifest
 from fieldagent.modelupdate.signing import trusted_keys
 from fieldagent.modelupdate.store import ModelStore
 from fieldagent.modelupdate.updater import ModelUpdater, model_loader
+from tests.support.clock import SimClock
 from tests.support.seaweed import SeaweedS3, run_seaweed
 
 START = datetime(2025, 5, 1, 6, 0, tzinfo=UTC)
 LIMITS = DeviceLimits(window_seconds=600.0, max_error_rate=0.1, max_boots=2)
 HEALTH = HealthSettings(window_seconds=60.0, max_error_rate=0.2, max_p95_latency_ms=50.0,
                         min_samples=5)
-
-
-@dataclass
-class Clock:
-    """A clock the test moves by hand."""
-
-    now: datetime = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def make_model(folder: Path, version: str, *, name: str = "stress",
@@ -70,7 +58,7 @@ class Setup:
 
     tmp: Path
     key: Ed25519PrivateKey
-    clock: Clock
+    clock: SimClock
     channel_dir: Path
     reports: list[dict[str, Any]] = field(default_factory=list)
 
@@ -118,7 +106,7 @@ def signing_key() -> Ed25519PrivateKey:
 def setup(tmp_path: Path, signing_key: Ed25519PrivateKey) -> Setup:
     channel = tmp_path / "channel"
     channel.mkdir()
-    return Setup(tmp_path, signing_key, Clock(), channel)
+    return Setup(tmp_path, signing_key, SimClock(START), channel)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,8 @@ from fieldagent.modelupdate.manifest import parse_manifest
 from fieldagent.modelupdate.rollout import bucket
 from fieldagent.modelupdate.signing import public_key_b64, public_pem
 from fieldagent.modelupdate.store import ModelStore
-from tests.modelupdate.conftest import Clock, Setup
+from tests.modelupdate.conftest import Setup
+from tests.support.clock import SimClock
 
 
 class Outlet:
@@ -38,7 +39,7 @@ class AgentParts:
     site: SiteConfig
     base: Path
     paths: DataDir
-    clock: Clock
+    clock: SimClock
     secrets: SecretStore = field(default_factory=SecretStore)
     offloader: Outlet | None = None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from fieldagent.pipeline import CameraPipeline, ImageResult
 from fieldagent.policy.loader import resolve_policy, validate_policy
 from fieldagent.policy.model import Policy
 from fieldagent.synth import save_jpeg, series
+from tests.support.clock import SimClock
 
 SITE = "test-site"
 Run = tuple[list[tuple[ImageResult, Path]], SiteConfig]
@@ -51,14 +52,6 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     return _run(str(tmp_path_factory.mktemp("cam")))
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def _policy(**sampling: Any) -> Policy:
     base = read_yaml(resolve_policy("default"))
     base["sampling"].update(sampling)
@@ -68,8 +61,8 @@ def _policy(**sampling: Any) -> Policy:
 
 def _offloader(
     policy: Policy, camera: str
-) -> tuple[Offloader, MemoryOutbox, SignalBatcher, _Clock]:
-    clock = _Clock()
+) -> tuple[Offloader, MemoryOutbox, SignalBatcher, SimClock]:
+    clock = SimClock(START)
     box = MemoryOutbox(clock=clock)
     batcher = SignalBatcher(policy.batching, SITE, clock, outbox=box)
     return Offloader(policy, SITE, box, batcher, [camera], clock=clock, seed=1), box, batcher, clock

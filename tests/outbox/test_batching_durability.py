@@ -8,7 +8,7 @@ SIGKILL version of this, with real uploads, is ``tests/e2e_uplink``.)
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,20 +17,12 @@ from fieldagent.outbox import ClassLimits, Item, Limits, SqliteOutbox
 from fieldagent.outbox.batching import SignalBatcher, build_item, read_batch
 from fieldagent.outbox.records import RecordJournal
 from fieldagent.policy.model import BatchingPolicy
+from tests.support.clock import SimClock
 
-T0 = datetime(2026, 6, 1, 6, 0, tzinfo=UTC)
 POLICY = BatchingPolicy.model_validate({"max_records": 1000, "max_bytes": "1MB", "max_age": "1h"})
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def open_all(tmp: Path, clock: Clock, limits: Limits | None = None) -> tuple[
+def open_all(tmp: Path, clock: SimClock, limits: Limits | None = None) -> tuple[
     SqliteOutbox, RecordJournal, SignalBatcher
 ]:
     box = SqliteOutbox(tmp / "outbox", limits=limits or Limits.unlimited(), clock=clock)
@@ -47,7 +39,7 @@ def delivered_records(box: SqliteOutbox, now: datetime) -> list[int]:
 
 
 def test_accepted_records_survive_a_crash_without_any_flush(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = SimClock()
     box, journal, b = open_all(tmp_path, clock)
     b.add([{"i": i} for i in range(10)])
     b.add([{"i": i} for i in range(10, 15)])
@@ -67,7 +59,7 @@ def test_accepted_records_survive_a_crash_without_any_flush(tmp_path: Path) -> N
 def test_a_batch_sealed_before_a_crash_reaches_the_outbox_exactly_once(
     tmp_path: Path, crash_after: str
 ) -> None:
-    clock = Clock()
+    clock = SimClock()
     box, journal, b = open_all(tmp_path, clock)
     b.add([{"i": i} for i in range(6)])
     sealed = journal.seal([r.seq for r in journal.open_records()], now=clock.now)  # step 1
@@ -96,7 +88,7 @@ def test_a_batch_refused_by_the_outbox_is_dropped_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     limits = Limits(None, {"signals": ClassLimits(max_bytes=10, when_full="reject_new")})
-    clock = Clock()
+    clock = SimClock()
     box, journal, b = open_all(tmp_path, clock, limits)
     with caplog.at_level(logging.WARNING):
         b.add([{"i": i} for i in range(3)])

@@ -14,16 +14,7 @@ from fieldagent.outbox import Item, Limits, SqliteOutbox
 from fieldagent.outbox.batching import SignalBatcher, read_batch
 from fieldagent.outbox.records import RecordJournal
 from fieldagent.policy.model import BatchingPolicy
-
-T0 = datetime(2026, 6, 1, 6, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.support.clock import T0, SimClock
 
 
 def batching(**kw: object) -> BatchingPolicy:
@@ -55,7 +46,7 @@ def batches(box: SqliteOutbox) -> list[tuple[Item, dict[str, object], list[dict[
 
 
 def test_a_batch_closes_at_max_records_with_its_header_first(box: SqliteOutbox) -> None:
-    clock = Clock()
+    clock = SimClock()
     b = SignalBatcher(batching(max_records=3), "gh-12", clock, outbox=box)
     assert b.add([record(i, T0 + timedelta(seconds=i)) for i in range(7)]) == 7
     found = batches(box)
@@ -73,7 +64,8 @@ def test_a_batch_closes_at_max_records_with_its_header_first(box: SqliteOutbox) 
 
 
 def test_a_batch_closes_before_max_bytes_of_record_lines(box: SqliteOutbox) -> None:
-    b = SignalBatcher(batching(max_records=10_000, max_bytes="2KB"), "gh-12", Clock(), outbox=box)
+    b = SignalBatcher(batching(max_records=10_000, max_bytes="2KB"), "gh-12", SimClock(),
+                      outbox=box)
     line_size = len(b'{"camera":"cam1","gcc_p90":0.41,"i":10,"ts":"2026-06-01T06:00:00+00:00",'
                     b'"yellow_fraction":0.02,"zone":"B-2"}\n')
     b.add([record(i) for i in range(10, 60)])
@@ -88,7 +80,7 @@ def test_a_batch_closes_before_max_bytes_of_record_lines(box: SqliteOutbox) -> N
 
 
 def test_a_batch_closes_when_its_oldest_record_reaches_max_age(box: SqliteOutbox) -> None:
-    clock = Clock()
+    clock = SimClock()
     b = SignalBatcher(batching(max_age="10m"), "gh-12", clock, outbox=box)
     b.add([record(0)])
     clock.now += timedelta(minutes=9)
@@ -102,7 +94,8 @@ def test_a_batch_closes_when_its_oldest_record_reaches_max_age(box: SqliteOutbox
 
 
 def test_zstd_batches_decode_the_same(box: SqliteOutbox) -> None:
-    b = SignalBatcher(batching(format="ndjson+zstd", max_records=5), "gh-12", Clock(), outbox=box)
+    b = SignalBatcher(batching(format="ndjson+zstd", max_records=5), "gh-12", SimClock(),
+                      outbox=box)
     b.add([record(i) for i in range(5)])
     (item, header, recs), = batches(box)
     assert item.key.endswith(".ndjson.zst") and header["format"] == "ndjson+zstd"
@@ -110,7 +103,7 @@ def test_zstd_batches_decode_the_same(box: SqliteOutbox) -> None:
 
 
 def test_the_key_digest_is_the_sha256_of_the_uncompressed_ndjson(box: SqliteOutbox) -> None:
-    b = SignalBatcher(batching(max_records=2), "gh-12", Clock(), outbox=box)
+    b = SignalBatcher(batching(max_records=2), "gh-12", SimClock(), outbox=box)
     b.add([record(1), record(2)])
     (item, _, _), = batches(box)
     with box.open_payload(item) as f:
@@ -123,7 +116,7 @@ def test_the_same_records_make_the_same_key_and_other_records_another(tmp_path: 
     keys = []
     for n, recs in enumerate([[record(1), record(2)], [record(1), record(2)], [record(1)]]):
         box = SqliteOutbox(tmp_path / f"b{n}", limits=Limits.unlimited(), clock=lambda: T0)
-        SignalBatcher(batching(max_records=len(recs)), "gh-12", Clock(), outbox=box).add(recs)
+        SignalBatcher(batching(max_records=len(recs)), "gh-12", SimClock(), outbox=box).add(recs)
         keys.append(box.lease(now=T0, limit=1)[0].key)
         box.close()
     assert keys[0] == keys[1] != keys[2]
@@ -132,7 +125,7 @@ def test_the_same_records_make_the_same_key_and_other_records_another(tmp_path: 
 def test_a_record_that_is_not_json_refuses_the_whole_call(tmp_path: Path) -> None:
     box = SqliteOutbox(tmp_path / "o", limits=Limits.unlimited(), clock=lambda: T0)
     journal = RecordJournal(tmp_path / "j.db")
-    b = SignalBatcher(batching(), "gh-12", Clock(), outbox=box, journal=journal)
+    b = SignalBatcher(batching(), "gh-12", SimClock(), outbox=box, journal=journal)
     with pytest.raises(ValueError, match=r"record #1 .*nothing of this call was accepted"):
         b.add([record(0), {"ts": T0.isoformat(), "gcc": math.nan}])
     with pytest.raises(ValueError, match="record #0"):
@@ -142,7 +135,7 @@ def test_a_record_that_is_not_json_refuses_the_whole_call(tmp_path: Path) -> Non
 
 
 def test_record_times_fall_back_to_acceptance_and_naive_means_utc(box: SqliteOutbox) -> None:
-    clock = Clock()
+    clock = SimClock()
     clock.now = T0 + timedelta(hours=1)
     b = SignalBatcher(batching(max_records=3), "gh-12", clock, outbox=box)
     b.add([{"zone": "A"}, {"ts": "2026-06-01T05:30:00", "zone": "B"},
@@ -155,4 +148,4 @@ def test_record_times_fall_back_to_acceptance_and_naive_means_utc(box: SqliteOut
 
 def test_a_bad_site_id_is_refused_at_once(box: SqliteOutbox) -> None:
     with pytest.raises(ValueError, match="site"):
-        SignalBatcher(batching(), "Greenhouse.12", Clock(), outbox=box)
+        SignalBatcher(batching(), "Greenhouse.12", SimClock(), outbox=box)

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 import yaml
 
-from fieldagent.demo import START, SimClock, plans, site_config, upload_what_may_go
+from fieldagent.demo import START, plans, site_config, upload_what_may_go
 from fieldagent.pipeline import ImageResult
 from fieldagent.service.agent import Agent
 from fieldagent.synth import save_jpeg, series
 from tests.sinks.servers import Mailbox, Receiver, SmtpServer
+from tests.support.clock import SimClock
 from tests.support.seaweed import SeaweedS3, run_seaweed
 
 

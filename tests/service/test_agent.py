@@ -16,8 +16,9 @@ from fieldagent.config.site import load_site_config
 from fieldagent.demo import upload_what_may_go
 from fieldagent.service.agent import Agent
 from fieldagent.service.status import collect, render
-from tests.service.conftest import SimClock, camera_day, drop_and_run, write_site
+from tests.service.conftest import camera_day, drop_and_run, write_site
 from tests.sinks.servers import Mailbox, Receiver, SmtpServer
+from tests.support.clock import SimClock
 
 
 def _agent(config: Path, clock: SimClock) -> Agent:

@@ -17,8 +17,9 @@ from pathlib import Path
 from fieldagent.config.site import load_site_config
 from fieldagent.outbox.batching import read_batch
 from fieldagent.service.agent import Agent
-from tests.service.conftest import SimClock, camera_day, drop_and_run, write_site
+from tests.service.conftest import camera_day, drop_and_run, write_site
 from tests.sinks.servers import Receiver
+from tests.support.clock import SimClock
 
 
 def _agent(config: Path, clock: SimClock) -> Agent:

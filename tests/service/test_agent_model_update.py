@@ -15,7 +15,8 @@ from fieldagent.modelupdate.signing import public_pem
 from fieldagent.service.agent import Agent
 from fieldagent.uplink.scheduler import BUSY
 from tests.modelupdate.conftest import Setup
-from tests.service.conftest import SimClock, camera_day, write_site
+from tests.service.conftest import camera_day, write_site
+from tests.support.clock import SimClock
 
 
 def _reports(agent: Agent, tmp_path: Path) -> list[dict[str, object]]:

@@ -14,8 +14,9 @@ import yaml
 from fieldagent.config.site import load_site_config
 from fieldagent.outbox.batching import read_batch
 from fieldagent.service.agent import Agent
-from tests.service.conftest import SimClock, camera_day, drop_and_run, write_site
+from tests.service.conftest import camera_day, drop_and_run, write_site
 from tests.sinks.servers import Mailbox, Receiver, SmtpServer
+from tests.support.clock import SimClock
 from tests.support.proxy import PoorLink
 from tests.support.seaweed import SeaweedS3
 

@@ -10,8 +10,9 @@ import pytest
 
 from fieldagent.config.secrets import SecretStore
 from fieldagent.sinks import AlertDispatcher, DeliveryConfig
-from tests.sinks.factories import TZ, Clock
+from tests.sinks.factories import T0, TZ
 from tests.sinks.servers import Mailbox, Receiver, SmtpServer
+from tests.support.clock import SimClock
 
 MakeDispatcher = Callable[..., AlertDispatcher]
 
@@ -25,8 +26,9 @@ def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> SimClock:
+    """The dispatcher's clock, at 10:05 local time; tests move it with ``advance``."""
+    return SimClock(T0)
 
 
 @pytest.fixture
@@ -59,7 +61,7 @@ def smtp() -> Iterator[tuple[Mailbox, SmtpServer]]:
 
 
 @pytest.fixture
-def make_dispatcher(tmp_path: Path, clock: Clock) -> Iterator[MakeDispatcher]:
+def make_dispatcher(tmp_path: Path, clock: SimClock) -> Iterator[MakeDispatcher]:
     """Build a dispatcher on ``tmp_path/alerts.db`` (the same file each call, as after a
     restart); every one built is closed at the end."""
     made: list[AlertDispatcher] = []

@@ -1,9 +1,9 @@
-"""Alerts, evidence JPEGs and a settable clock for the sink tests."""
+"""Alerts, evidence JPEGs and the start time for the sink tests."""
 
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from PIL import Image
@@ -12,20 +12,6 @@ from fieldagent.alerts.rules import Alert
 
 T0 = datetime(2026, 6, 1, 8, 5, tzinfo=UTC)  # 10:05 in Europe/Amsterdam (summer time)
 TZ = "Europe/Amsterdam"
-
-
-class Clock:
-    """The injected clock: returns ``now``; tests move it with ``advance``."""
-
-    def __init__(self, now: datetime = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
 
 
 def make_alert(

@@ -13,8 +13,9 @@ import pytest
 
 from fieldagent.sinks.store import SinkStoreLocked
 from tests.sinks.conftest import MakeDispatcher
-from tests.sinks.factories import Clock, email_sink, jpeg_bytes, make_alert, webhook_sink
+from tests.sinks.factories import email_sink, jpeg_bytes, make_alert, webhook_sink
 from tests.sinks.servers import Mailbox, Receiver, Reply, SmtpServer
+from tests.support.clock import SimClock
 
 
 def test_submitting_the_same_alert_twice_delivers_once(
@@ -50,7 +51,7 @@ def test_no_resend_after_restart(
 
 
 def test_pending_deliveries_continue_after_restart(
-    receiver: Receiver, clock: Clock, make_dispatcher: MakeDispatcher
+    receiver: Receiver, clock: SimClock, make_dispatcher: MakeDispatcher
 ) -> None:
     receiver.answer(Reply(502))
     first = make_dispatcher([webhook_sink(receiver.url)])
@@ -110,7 +111,8 @@ def test_oversized_evidence_is_dropped_and_the_alert_still_goes(
 
 
 def test_evidence_is_forgotten_once_every_sink_has_it(
-    receivers: Callable[[], Receiver], clock: Clock, make_dispatcher: MakeDispatcher, tmp_path: Path
+    receivers: Callable[[], Receiver], clock: SimClock, make_dispatcher: MakeDispatcher,
+    tmp_path: Path,
 ) -> None:
     ok, failing = receivers(), receivers()
     failing.answer(Reply(500))
@@ -147,7 +149,7 @@ def test_deliveries_to_a_removed_sink_are_failed_not_kept_forever(
 
 
 def test_finished_deliveries_are_pruned_after_history_days(
-    receiver: Receiver, clock: Clock, make_dispatcher: MakeDispatcher
+    receiver: Receiver, clock: SimClock, make_dispatcher: MakeDispatcher
 ) -> None:
     d = make_dispatcher([webhook_sink(receiver.url)], history_days=1)
     d.submit(make_alert())
@@ -195,7 +197,7 @@ def test_run_loop_delivers_right_after_submit_and_stops_on_close(
 
 
 def test_status_reports_every_configured_sink(
-    receiver: Receiver, smtp: tuple[Mailbox, SmtpServer], clock: Clock,
+    receiver: Receiver, smtp: tuple[Mailbox, SmtpServer], clock: SimClock,
     make_dispatcher: MakeDispatcher,
 ) -> None:
     _, server = smtp

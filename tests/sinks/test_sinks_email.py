@@ -13,8 +13,9 @@ import pytest
 from fieldagent.config.secrets import SecretStore
 from fieldagent.sinks.mail import message_id
 from tests.sinks.conftest import MakeDispatcher
-from tests.sinks.factories import T0, Clock, email_sink, jpeg_bytes, make_alert
+from tests.sinks.factories import T0, email_sink, jpeg_bytes, make_alert
 from tests.sinks.servers import Mailbox, SmtpServer, make_tls_files, password_checker
+from tests.support.clock import SimClock
 
 KEY = "greenhouse-12/cam1/2026/06/01/080500-evidence.jpg"
 SECRETS = SecretStore({"smtp": {"username": "agent", "password": "pw-1"}}, environ={})
@@ -126,7 +127,7 @@ def test_implicit_tls(tls_files: tuple[Path, ...], make_dispatcher: MakeDispatch
     ids=["untrusted-certificate", "wrong-password"],
 )
 def test_config_mistakes_fail_for_good_with_what_to_fix(
-    tls_smtp: tuple[Mailbox, SmtpServer], tls_files: tuple[Path, ...], clock: Clock,
+    tls_smtp: tuple[Mailbox, SmtpServer], tls_files: tuple[Path, ...], clock: SimClock,
     make_dispatcher: MakeDispatcher, sink_extra: dict[str, Any], secrets: SecretStore,
     words: str,
 ) -> None:
@@ -144,7 +145,7 @@ def test_config_mistakes_fail_for_good_with_what_to_fix(
 
 
 def test_smtp_4xx_retries_and_5xx_gives_up(
-    smtp: tuple[Mailbox, SmtpServer], clock: Clock, make_dispatcher: MakeDispatcher
+    smtp: tuple[Mailbox, SmtpServer], clock: SimClock, make_dispatcher: MakeDispatcher
 ) -> None:
     box, server = smtp
     box.fail_next.extend(["451 4.3.0 mailbox busy, try later",

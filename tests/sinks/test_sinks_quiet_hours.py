@@ -10,8 +10,9 @@ import pytest
 from fieldagent.sinks.config import parse_window
 from fieldagent.sinks.quiet import quiet_until
 from tests.sinks.conftest import MakeDispatcher
-from tests.sinks.factories import Clock, make_alert, webhook_sink
+from tests.sinks.factories import make_alert, webhook_sink
 from tests.sinks.servers import Receiver
+from tests.support.clock import SimClock
 
 AMS = ZoneInfo("Europe/Amsterdam")
 
@@ -21,7 +22,7 @@ def local(y: int, mo: int, d: int, h: int, mi: int = 0) -> datetime:
 
 
 def test_quiet_hours_hold_a_warning_and_let_a_critical_through(
-    receiver: Receiver, clock: Clock, make_dispatcher: MakeDispatcher
+    receiver: Receiver, clock: SimClock, make_dispatcher: MakeDispatcher
 ) -> None:
     clock.now = local(2026, 6, 1, 22, 30).astimezone(UTC)
     d = make_dispatcher([webhook_sink(receiver.url, format="slack")],
@@ -42,7 +43,7 @@ def test_quiet_hours_hold_a_warning_and_let_a_critical_through(
 
 
 def test_outside_quiet_hours_nothing_is_held(
-    receiver: Receiver, clock: Clock, make_dispatcher: MakeDispatcher
+    receiver: Receiver, clock: SimClock, make_dispatcher: MakeDispatcher
 ) -> None:
     clock.now = local(2026, 6, 1, 21, 59).astimezone(UTC)
     d = make_dispatcher([webhook_sink(receiver.url)], quiet_hours=["22:00-06:00"])

@@ -11,12 +11,13 @@ import pytest
 from fieldagent.sinks.dispatch import backoff_seconds
 from fieldagent.sinks.webhook import retry_after_seconds
 from tests.sinks.conftest import MakeDispatcher
-from tests.sinks.factories import Clock, email_sink, make_alert, webhook_sink
+from tests.sinks.factories import email_sink, make_alert, webhook_sink
 from tests.sinks.servers import Mailbox, Receiver, Reply, SmtpServer, wait_until
+from tests.support.clock import SimClock
 
 
 def test_failing_webhook_backs_off_while_email_goes_out_on_time(
-    receiver: Receiver, smtp: tuple[Mailbox, SmtpServer], clock: Clock,
+    receiver: Receiver, smtp: tuple[Mailbox, SmtpServer], clock: SimClock,
     make_dispatcher: MakeDispatcher,
 ) -> None:
     box, server = smtp
@@ -63,7 +64,7 @@ def test_backoff_grows_is_capped_and_jittered_within_bounds() -> None:
 
 
 def test_retry_after_is_honoured(
-    receiver: Receiver, clock: Clock, make_dispatcher: MakeDispatcher
+    receiver: Receiver, clock: SimClock, make_dispatcher: MakeDispatcher
 ) -> None:
     receiver.answer(Reply(429, headers={"Retry-After": "120"}))
     d = make_dispatcher([webhook_sink(receiver.url)])
@@ -145,7 +146,7 @@ def test_a_round_returns_at_max_seconds_and_the_slow_attempt_finishes_alone(
     ids=["400", "401", "404", "413", "302"],
 )
 def test_a_refusal_is_permanent_and_says_what_to_fix(
-    receiver: Receiver, clock: Clock, make_dispatcher: MakeDispatcher, reply: Reply, hint: str
+    receiver: Receiver, clock: SimClock, make_dispatcher: MakeDispatcher, reply: Reply, hint: str
 ) -> None:
     receiver.answer(reply)
     d = make_dispatcher([webhook_sink(receiver.url)])
@@ -162,7 +163,7 @@ def test_a_refusal_is_permanent_and_says_what_to_fix(
 
 
 def test_gives_up_after_retry_max_minutes_with_the_last_error(
-    receiver: Receiver, clock: Clock, make_dispatcher: MakeDispatcher
+    receiver: Receiver, clock: SimClock, make_dispatcher: MakeDispatcher
 ) -> None:
     receiver.default = Reply(503)
     d = make_dispatcher([webhook_sink(receiver.url)], retry_max_minutes=2)
@@ -186,7 +187,7 @@ def test_gives_up_after_retry_max_minutes_with_the_last_error(
 
 
 def test_an_unreachable_receiver_is_retried_with_the_reason(
-    clock: Clock, make_dispatcher: MakeDispatcher
+    clock: SimClock, make_dispatcher: MakeDispatcher
 ) -> None:
     closed = Receiver()
     url = closed.url
@@ -200,7 +201,7 @@ def test_an_unreachable_receiver_is_retried_with_the_reason(
 
 
 def test_an_answer_even_a_refusal_ends_the_backoff(
-    receiver: Receiver, clock: Clock, make_dispatcher: MakeDispatcher
+    receiver: Receiver, clock: SimClock, make_dispatcher: MakeDispatcher
 ) -> None:
     receiver.answer(Reply(503, body=b"<html><body><h1>Service Unavailable</h1></body></html>"),
                     Reply(400, body=b"bad payload"))

@@ -1,9 +1,9 @@
-"""Fixtures for the source tests: a clock the test moves, a real JPEG, a quarantine."""
+"""Fixtures for the source tests: a simulated clock, a real JPEG, a quarantine."""
 
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -11,27 +11,15 @@ import pytest
 from PIL import Image
 
 from fieldagent.sources.quarantine import Quarantine
+from tests.support.clock import SimClock
 
 T0 = datetime(2026, 6, 1, 6, 0, tzinfo=UTC)
 
 
-class FakeClock:
-    """An injected clock: stands still until the test advances it."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
-
-
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> SimClock:
+    """Stands still until the test advances it."""
+    return SimClock(T0)
 
 
 @pytest.fixture(scope="session")
@@ -45,5 +33,5 @@ def jpeg() -> bytes:
 
 
 @pytest.fixture
-def quarantine(tmp_path: Path, clock: FakeClock) -> Quarantine:
+def quarantine(tmp_path: Path, clock: SimClock) -> Quarantine:
     return Quarantine(tmp_path / "quarantine", clock, keep_bytes=10_000_000)

@@ -25,7 +25,8 @@ from fieldagent.sources.errors import CameraUnreachable, SourceError
 from fieldagent.sources.http import SnapshotPoller, redact
 from fieldagent.sources.quarantine import Quarantine
 from tests.sources.camserver import Behaviour, CameraServer, run_camera
-from tests.sources.conftest import T0, FakeClock
+from tests.sources.conftest import T0
+from tests.support.clock import SimClock
 
 SECRETS = SecretStore(
     {"cam": {"username": "admin", "password": "s3cret"}, "tok": {"token": "tok-123"},
@@ -41,7 +42,7 @@ def camera(jpeg: bytes) -> Iterator[CameraServer]:
 
 
 def _poller(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, url: str, **cfg: Any
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, url: str, **cfg: Any
 ) -> SnapshotPoller:
     cfg.setdefault("timeout_seconds", 2.0)
     return SnapshotPoller("cam1", HttpSource(url=url, **cfg), SECRETS, tmp_path / "spool", clock,
@@ -59,7 +60,7 @@ def _fails(poller: SnapshotPoller, reason: str) -> CameraUnreachable:
 
 
 def test_a_snapshot_is_written_whole_and_named_by_the_answer_time(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, camera: CameraServer, jpeg: bytes
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, camera: CameraServer, jpeg: bytes
 ) -> None:
     p = _poller(tmp_path, clock, quarantine, camera.url())
     path = p.fetch()
@@ -75,7 +76,7 @@ def test_a_snapshot_is_written_whole_and_named_by_the_answer_time(
 
 
 def test_basic_auth(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, camera: CameraServer, jpeg: bytes
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, camera: CameraServer, jpeg: bytes
 ) -> None:
     camera.behaviour.auth = "basic"
     assert _poller(tmp_path, clock, quarantine, camera.url(), secret="cam").fetch().read_bytes() \
@@ -87,7 +88,7 @@ def test_basic_auth(
 
 
 def test_digest_auth_is_really_checked(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, camera: CameraServer, jpeg: bytes
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, camera: CameraServer, jpeg: bytes
 ) -> None:
     camera.behaviour.auth = "digest"
     p = _poller(tmp_path, clock, quarantine, camera.url("/ISAPI/Streaming/channels/101/picture"),
@@ -103,7 +104,7 @@ def test_digest_auth_is_really_checked(
 
 
 def test_bearer_token(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, camera: CameraServer, jpeg: bytes
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, camera: CameraServer, jpeg: bytes
 ) -> None:
     camera.behaviour.auth = "bearer"
     p = _poller(tmp_path, clock, quarantine, camera.url(), secret="tok", auth="bearer")
@@ -113,7 +114,7 @@ def test_bearer_token(
 
 
 def test_401_says_which_auth_the_camera_wants(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, camera: CameraServer
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, camera: CameraServer
 ) -> None:
     camera.behaviour.auth = "digest"
     err = _fails(_poller(tmp_path, clock, quarantine, camera.url()), "unauthorized")
@@ -123,7 +124,7 @@ def test_401_says_which_auth_the_camera_wants(
 
 
 def test_a_camera_that_does_not_answer_fails_quickly_as_a_timeout(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, camera: CameraServer
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, camera: CameraServer
 ) -> None:
     camera.behaviour.hang = True
     p = _poller(tmp_path, clock, quarantine, camera.url(), timeout_seconds=0.5)
@@ -134,7 +135,7 @@ def test_a_camera_that_does_not_answer_fails_quickly_as_a_timeout(
 
 
 def test_a_trickling_body_is_cut_at_the_timeout(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, camera: CameraServer
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, camera: CameraServer
 ) -> None:
     camera.behaviour.body = b"\xff\xd8\xff" + b"\0" * 40_000  # 40 pieces, 0.1 s apart
     camera.behaviour.trickle_seconds = 0.1
@@ -147,7 +148,7 @@ def test_a_trickling_body_is_cut_at_the_timeout(
 
 @pytest.mark.parametrize("content_type", ["text/html; charset=utf-8", "image/jpeg"])
 def test_an_html_page_is_refused_with_its_title(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, camera: CameraServer,
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, camera: CameraServer,
     content_type: str,
 ) -> None:
     camera.behaviour.body = (b"<!DOCTYPE html><html><head><title>Stream limit &amp; busy"
@@ -159,7 +160,7 @@ def test_an_html_page_is_refused_with_its_title(
 
 
 def test_other_bodies_are_judged_by_their_first_bytes(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, camera: CameraServer, jpeg: bytes
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, camera: CameraServer, jpeg: bytes
 ) -> None:
     p = _poller(tmp_path, clock, quarantine, camera.url())
     camera.behaviour.content_type = "application/octet-stream"
@@ -174,7 +175,7 @@ def test_other_bodies_are_judged_by_their_first_bytes(
 
 
 def test_oversize_snapshots_are_refused_announced_or_not(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, camera: CameraServer
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, camera: CameraServer
 ) -> None:
     camera.behaviour.body = b"\xff\xd8\xff" + bytes(50_000)
     p = _poller(tmp_path, clock, quarantine, camera.url(), max_bytes=10_000)
@@ -189,7 +190,7 @@ def test_oversize_snapshots_are_refused_announced_or_not(
 
 
 def test_http_errors_name_the_status(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, camera: CameraServer
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, camera: CameraServer
 ) -> None:
     camera.behaviour.status = 503
     camera.behaviour.content_type = "text/plain"
@@ -200,7 +201,7 @@ def test_http_errors_name_the_status(
 
 
 def test_a_refused_connection_names_the_url_without_credentials(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     with run_camera(Behaviour()) as cam:
         url = cam.url("/snapshot.cgi?user=admin&pwd=hunter2&chan=1")
@@ -212,7 +213,7 @@ def test_a_refused_connection_names_the_url_without_credentials(
 
 
 def test_is_down_after_the_threshold_of_silence(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, camera: CameraServer
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, camera: CameraServer
 ) -> None:
     p = _poller(tmp_path, clock, quarantine, camera.url(), down_after_seconds=900)
     assert not p.is_down(clock.now)  # never polled: nothing to say yet
@@ -236,7 +237,7 @@ def test_is_down_after_the_threshold_of_silence(
 
 
 def test_a_camera_that_never_answered_is_down_from_its_first_failure(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, camera: CameraServer
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, camera: CameraServer
 ) -> None:
     camera.behaviour.status = 404
     p = _poller(tmp_path, clock, quarantine, camera.url(), down_after_seconds=60)
@@ -275,7 +276,7 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_self_signed_https_camera(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, jpeg: bytes,
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, jpeg: bytes,
     self_signed: tuple[Path, Path], caplog: pytest.LogCaptureFixture,
 ) -> None:
     with run_camera(Behaviour(body=jpeg), tls=self_signed) as cam:
@@ -291,7 +292,7 @@ def test_self_signed_https_camera(
 
 
 def test_leftover_snapshots_are_offered_again_and_stale_parts_removed(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, camera: CameraServer
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, camera: CameraServer
 ) -> None:
     p = _poller(tmp_path, clock, quarantine, camera.url())
     first = p.fetch()
@@ -306,7 +307,7 @@ def test_leftover_snapshots_are_offered_again_and_stale_parts_removed(
 
 
 def test_finish_deletes_and_quarantine_keeps_a_snapshot(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, camera: CameraServer,
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, camera: CameraServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     p = _poller(tmp_path, clock, quarantine, camera.url())
@@ -327,7 +328,7 @@ def test_finish_deletes_and_quarantine_keeps_a_snapshot(
 
 
 def test_a_spool_that_cannot_be_written_is_a_source_error_not_a_camera_failure(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, camera: CameraServer
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, camera: CameraServer
 ) -> None:
     p = _poller(tmp_path, clock, quarantine, camera.url())
     p.spool_dir.rmdir()
@@ -338,7 +339,7 @@ def test_a_spool_that_cannot_be_written_is_a_source_error_not_a_camera_failure(
 
 
 def test_missing_credentials_or_ca_bundle_are_config_errors_at_start(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     with pytest.raises(ConfigError, match=r"secrets.yaml: half.password: missing"):
         _poller(tmp_path, clock, quarantine, "http://127.0.0.1:9/x.jpg", secret="half")

@@ -24,11 +24,11 @@ from fieldagent.config.site import InboxSource
 from fieldagent.sources.errors import InboxUnavailable
 from fieldagent.sources.inbox import InboxWatcher
 from fieldagent.sources.quarantine import Quarantine
-from tests.sources.conftest import FakeClock
+from tests.support.clock import SimClock
 
 
 def _watcher(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, **cfg: Any
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, **cfg: Any
 ) -> InboxWatcher:
     source = InboxSource(path=str(tmp_path / "inbox"), **{"notify": False, **cfg})
     return InboxWatcher("cam1", source, clock, quarantine=quarantine)
@@ -57,7 +57,7 @@ class SlowWriter(threading.Thread):
 
 
 def test_a_file_written_slowly_in_place_is_taken_only_after_it_stops_changing(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     w = _watcher(tmp_path, clock, quarantine, settle_seconds=5)
     chunks = [os.urandom(4096) for _ in range(6)]
@@ -78,7 +78,7 @@ def test_a_file_written_slowly_in_place_is_taken_only_after_it_stops_changing(
 
 
 def test_same_size_but_new_mtime_restarts_settling(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     w = _watcher(tmp_path, clock, quarantine, settle_seconds=2)
     f = w.folder / "a.jpg"
@@ -95,7 +95,7 @@ def test_same_size_but_new_mtime_restarts_settling(
 
 
 def test_temp_name_then_rename_is_taken_once(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     w = _watcher(tmp_path, clock, quarantine, settle_seconds=2)
     part = w.folder / "img001.jpg.part"
@@ -117,7 +117,7 @@ def test_temp_name_then_rename_is_taken_once(
 
 
 def test_settle_zero_takes_a_file_on_first_sight(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     w = _watcher(tmp_path, clock, quarantine, settle_seconds=0)
     (w.folder / "a.png").write_bytes(b"x")
@@ -130,7 +130,7 @@ def test_settle_zero_takes_a_file_on_first_sight(
      "notes.txt", "noext", "jpg"],
 )
 def test_hidden_temporary_and_other_names_are_left_alone(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, name: str
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, name: str
 ) -> None:
     w = _watcher(tmp_path, clock, quarantine, settle_seconds=1)
     (w.folder / name).write_bytes(b"x")
@@ -141,7 +141,7 @@ def test_hidden_temporary_and_other_names_are_left_alone(
 
 
 def test_extensions_any_case_and_empty_allow_list_takes_everything(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     w = _watcher(tmp_path, clock, quarantine, settle_seconds=0, extensions=[".TIFF", "JPG"])
     for name in ("A.JPG", "b.tiff", "c.png", "d.txt"):
@@ -156,7 +156,7 @@ def test_extensions_any_case_and_empty_allow_list_takes_everything(
 
 
 def test_subfolders_and_symlinks_are_ignored(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     w = _watcher(tmp_path, clock, quarantine, settle_seconds=0)
     (w.folder / "2026-06-01").mkdir()
@@ -169,7 +169,7 @@ def test_subfolders_and_symlinks_are_ignored(
 
 
 def test_oldest_first_by_modification_time(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     w = _watcher(tmp_path, clock, quarantine, settle_seconds=0)
     for name, t in (("a.jpg", 300), ("b.jpg", 100), ("c.jpg", 200)):
@@ -180,7 +180,7 @@ def test_oldest_first_by_modification_time(
 
 
 def test_a_file_that_vanishes_while_settling_is_forgotten(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     w = _watcher(tmp_path, clock, quarantine, settle_seconds=2)
     f = w.folder / "a.jpg"
@@ -206,7 +206,7 @@ class _VanishingWatcher(InboxWatcher):
 
 
 def test_a_file_that_vanishes_between_scan_and_take_or_finish_is_no_error(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     inbox = tmp_path / "inbox"
     racing = _VanishingWatcher("cam1", InboxSource(path=str(inbox), settle_seconds=0,
@@ -228,7 +228,7 @@ def test_a_file_that_vanishes_between_scan_and_take_or_finish_is_no_error(
 
 
 def test_a_camera_reusing_one_name_cannot_overwrite_a_queued_frame(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     w = _watcher(tmp_path, clock, quarantine, settle_seconds=0)
     (w.folder / "snap.jpg").write_bytes(b"frame 1")
@@ -242,7 +242,7 @@ def test_a_camera_reusing_one_name_cannot_overwrite_a_queued_frame(
 
 
 def test_frames_taken_before_a_restart_are_offered_again(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     w = _watcher(tmp_path, clock, quarantine, settle_seconds=3)
     (w.folder / "a.jpg").write_bytes(b"x")
@@ -258,7 +258,7 @@ def test_frames_taken_before_a_restart_are_offered_again(
 
 
 def test_clock_stepping_back_does_not_hold_files_for_hours(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     w = _watcher(tmp_path, clock, quarantine, settle_seconds=2)
     (w.folder / "a.jpg").write_bytes(b"x")
@@ -270,7 +270,7 @@ def test_clock_stepping_back_does_not_hold_files_for_hours(
 
 
 def test_quarantine_keeps_the_file_with_its_reason_and_never_overwrites(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     w = _watcher(tmp_path, clock, quarantine, settle_seconds=0)
     kept = []
@@ -296,7 +296,7 @@ def test_quarantine_keeps_the_file_with_its_reason_and_never_overwrites(
 
 
 def test_quarantine_is_bounded_per_camera_keeping_the_newest(
-    tmp_path: Path, clock: FakeClock
+    tmp_path: Path, clock: SimClock
 ) -> None:
     q = Quarantine(tmp_path / "q", clock, keep_bytes=2_500)
     for i in range(5):
@@ -317,7 +317,7 @@ def test_quarantine_is_bounded_per_camera_keeping_the_newest(
 
 
 def test_after_move_files_go_to_day_folders_without_overwriting(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     w = _watcher(tmp_path, clock, quarantine, settle_seconds=0, after="move")
     moved = []
@@ -332,7 +332,7 @@ def test_after_move_files_go_to_day_folders_without_overwriting(
 
 
 def test_processed_days_beyond_the_retention_are_pruned(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     processed = tmp_path / "done"
     w = _watcher(tmp_path, clock, quarantine, settle_seconds=0, after="move",
@@ -352,7 +352,7 @@ def test_processed_days_beyond_the_retention_are_pruned(
 
 
 def test_after_delete_removes_the_file(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     w = _watcher(tmp_path, clock, quarantine, settle_seconds=0)
     (w.folder / "a.jpg").write_bytes(b"x")
@@ -362,7 +362,7 @@ def test_after_delete_removes_the_file(
 
 
 def test_a_shed_file_is_disposed_of_with_a_warning(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, caplog: pytest.LogCaptureFixture
 ) -> None:
     w = _watcher(tmp_path, clock, quarantine, settle_seconds=0, after="move")
     (w.folder / "a.jpg").write_bytes(b"x")
@@ -376,7 +376,7 @@ def test_a_shed_file_is_disposed_of_with_a_warning(
 
 
 def test_poll_gives_queue_items_without_capture_time(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     w = _watcher(tmp_path, clock, quarantine, settle_seconds=0)
     (w.folder / "a.jpg").write_bytes(b"x")
@@ -385,14 +385,14 @@ def test_poll_gives_queue_items_without_capture_time(
 
 
 def test_a_missing_inbox_is_created(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     w = _watcher(tmp_path, clock, quarantine)
     assert w.folder.is_dir() and w.folder == tmp_path / "inbox"
 
 
 def test_an_inbox_that_is_a_file_or_under_a_file_is_a_clear_error(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     (tmp_path / "inbox").write_text("oops")
     with pytest.raises(InboxUnavailable, match=r"inbox .*/inbox exists but is not a folder"):
@@ -403,7 +403,7 @@ def test_an_inbox_that_is_a_file_or_under_a_file_is_a_clear_error(
 
 
 def test_an_inbox_that_disappears_while_running_is_a_clear_error(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     w = _watcher(tmp_path, clock, quarantine)
     (w.folder / ".taken").rmdir()

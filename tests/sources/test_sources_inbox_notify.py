@@ -27,7 +27,7 @@ from fieldagent.sources.errors import InboxUnavailable
 from fieldagent.sources.inbox import InboxWatcher
 from fieldagent.sources.notify import looks_whole, mount_type, network_mount
 from fieldagent.sources.quarantine import Quarantine
-from tests.sources.conftest import FakeClock
+from tests.support.clock import SimClock
 
 DEADLINE = 5.0  # seconds; events come in milliseconds, this only bounds a failing test
 
@@ -53,7 +53,7 @@ class Ready:
 
 
 def _watcher(
-    folder: Path, clock: FakeClock, quarantine: Quarantine,
+    folder: Path, clock: SimClock, quarantine: Quarantine,
     on_ready: Callable[[], None] | None = None, **cfg: Any,
 ) -> InboxWatcher:
     source = InboxSource(path=str(folder), **{"settle_seconds": 60, **cfg})
@@ -65,7 +65,7 @@ def _watcher(
 
 @pytest.fixture
 def drain(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> Iterator[Callable[[], None]]:
     ready = Ready()
     sentinel = _watcher(tmp_path / "sentinel", clock, quarantine, ready)
@@ -99,7 +99,7 @@ def _watched_inodes() -> set[int]:
 
 
 def test_a_file_written_in_place_is_taken_right_after_close_and_not_before(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, jpeg: bytes
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, jpeg: bytes
 ) -> None:
     ready = Ready()
     w = _watcher(tmp_path / "inbox", clock, quarantine, ready)
@@ -117,7 +117,7 @@ def test_a_file_written_in_place_is_taken_right_after_close_and_not_before(
 
 
 def test_a_file_renamed_in_from_a_temp_name_or_another_folder_is_taken_at_once(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, jpeg: bytes
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, jpeg: bytes
 ) -> None:
     ready = Ready()
     w = _watcher(tmp_path / "inbox", clock, quarantine, ready)
@@ -137,7 +137,7 @@ def test_a_file_renamed_in_from_a_temp_name_or_another_folder_is_taken_at_once(
 
 
 def test_a_file_closed_right_after_a_take_is_reported_at_once(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, jpeg: bytes
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, jpeg: bytes
 ) -> None:
     """watchdog's Observer would hold this event 0.5 s behind the take's rename."""
     ready = Ready()
@@ -154,7 +154,7 @@ def test_a_file_closed_right_after_a_take_is_reported_at_once(
 
 
 def test_an_upload_cut_short_waits_and_is_taken_when_resumed(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, jpeg: bytes,
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, jpeg: bytes,
     drain: Callable[[], None],
 ) -> None:
     ready = Ready()
@@ -172,7 +172,7 @@ def test_an_upload_cut_short_waits_and_is_taken_when_resumed(
 
 
 def test_a_file_reopened_after_its_close_waits_for_its_next_close(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, jpeg: bytes
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, jpeg: bytes
 ) -> None:
     ready = Ready()
     w = _watcher(tmp_path / "inbox", clock, quarantine, ready)
@@ -189,7 +189,7 @@ def test_a_file_reopened_after_its_close_waits_for_its_next_close(
 
 
 def test_notify_false_keeps_the_settle_rule(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, jpeg: bytes,
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, jpeg: bytes,
     drain: Callable[[], None],
 ) -> None:
     ready = Ready()
@@ -205,7 +205,7 @@ def test_notify_false_keeps_the_settle_rule(
 
 
 def test_no_event_for_the_taken_and_processed_folders_temp_names_or_own_moves(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, jpeg: bytes,
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, jpeg: bytes,
     drain: Callable[[], None],
 ) -> None:
     ready = Ready()
@@ -229,7 +229,7 @@ def test_no_event_for_the_taken_and_processed_folders_temp_names_or_own_moves(
 
 
 def test_close_removes_the_watch_and_is_idempotent(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, jpeg: bytes,
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, jpeg: bytes,
     drain: Callable[[], None],
 ) -> None:
     ready = Ready()
@@ -249,7 +249,7 @@ def test_close_removes_the_watch_and_is_idempotent(
 
 
 def test_a_watcher_dropped_without_close_releases_its_watch(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine
 ) -> None:
     w = _watcher(tmp_path / "inbox", clock, quarantine, Ready())
     inode = w.folder.stat().st_ino
@@ -260,7 +260,7 @@ def test_a_watcher_dropped_without_close_releases_its_watch(
 
 
 def test_two_threads_scanning_while_files_arrive_take_each_file_once(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, jpeg: bytes
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, jpeg: bytes
 ) -> None:
     names = [f"{i:03d}.jpg" for i in range(40)]
     w = _watcher(tmp_path / "inbox", clock, quarantine, Ready())
@@ -288,7 +288,7 @@ def test_two_threads_scanning_while_files_arrive_take_each_file_once(
 
 
 def test_a_removed_inbox_stops_events_and_the_next_good_scan_watches_again(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, jpeg: bytes,
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, jpeg: bytes,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     ready = Ready()
@@ -312,7 +312,7 @@ def test_a_removed_inbox_stops_events_and_the_next_good_scan_watches_again(
 
 
 def test_a_failing_on_ready_is_logged_and_events_go_on(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, jpeg: bytes,
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, jpeg: bytes,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     ready = Ready()
@@ -333,7 +333,7 @@ def test_a_failing_on_ready_is_logged_and_events_go_on(
 
 
 def test_events_lost_to_a_queue_overflow_leave_files_to_the_settle_rule(
-    tmp_path: Path, clock: FakeClock, quarantine: Quarantine, jpeg: bytes,
+    tmp_path: Path, clock: SimClock, quarantine: Quarantine, jpeg: bytes,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     limit = int(Path("/proc/sys/fs/inotify/max_queued_events").read_text())

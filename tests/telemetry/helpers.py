@@ -1,4 +1,4 @@
-"""Shared pieces of the telemetry tests: a settable clock and real result records.
+"""Shared pieces of the telemetry tests: real result records (the clock is ``SimClock``).
 
 The records are the pipeline's own frozen dataclasses, filled with chosen figures, so a
 test can state exactly which latency or confidence went in. One test also feeds the real
@@ -8,28 +8,15 @@ pipeline's output (``test_telemetry_stats``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from fieldagent.inference.session import ModelOutput
 from fieldagent.pipeline import ImageResult, RoiResult
 from fieldagent.quality.report import QualityFlag, QualityReport
 from fieldagent.telemetry.system import SystemSnapshot
+from tests.support.clock import T0
 
-T0 = datetime(2026, 6, 1, 6, 0, tzinfo=UTC)
 CLASSES = ("healthy", "chlorosis", "necrosis", "wilting")
-
-
-class Clock:
-    """Fake time: returns ``now``; tests move it with ``advance``."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def model_output(confidence: float, *, version: str = "m1", entropy: float = 0.3) -> ModelOutput:

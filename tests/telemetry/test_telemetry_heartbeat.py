@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 import fieldagent.telemetry.heartbeat as heartbeat_module
-from fieldagent.outbox import NewItem, SqliteOutbox
+from fieldagent.outbox import NewItem
 from fieldagent.policy.loader import validate_policy
 from fieldagent.telemetry import AgentStats, build_heartbeat
-from fieldagent.uplink.local import LocalTransport
 from fieldagent.uplink.uploader import Uploader
-from tests.telemetry.helpers import T0, Clock, ok_image, rejected_image, system_snapshot
+from tests.support.clock import SimClock
+from tests.support.uplink import MakeRig, UplinkRig
+from tests.telemetry.helpers import T0, ok_image, rejected_image, system_snapshot
 
 
 def documented_fields() -> list[str]:
@@ -29,24 +28,16 @@ def documented_fields() -> list[str]:
 
 
 @pytest.fixture
-def box(tmp_path: Path) -> Iterator[SqliteOutbox]:
-    policy = validate_policy({"link": {"total_max_bytes": "1GB"}}, "test")
-    outbox = SqliteOutbox(tmp_path / "outbox", limits=policy.outbox_limits(), clock=lambda: T0)
-    yield outbox
-    outbox.close()
+def rig(make_rig: MakeRig) -> UplinkRig:
+    return make_rig(validate_policy({"link": {"total_max_bytes": "1GB"}}, "test"), start=T0)
 
 
-def uploader(box: SqliteOutbox, tmp_path: Path, clock: Clock) -> Uploader:
-    policy = validate_policy({"link": {"total_max_bytes": "1GB"}}, "test")
-    (tmp_path / "bucket").mkdir(exist_ok=True)
-    return Uploader(box, LocalTransport(tmp_path / "bucket"), policy, site="gh-1", clock=clock,
-                    sleep=clock.advance)
+def uploader(rig: UplinkRig) -> Uploader:
+    return rig.uploader(rig.folder("bucket"))
 
 
-def test_heartbeat_round_trips_through_json_with_every_documented_field(
-    box: SqliteOutbox, tmp_path: Path
-) -> None:
-    clock = Clock()
+def test_heartbeat_round_trips_through_json_with_every_documented_field(rig: UplinkRig) -> None:
+    box, clock = rig.box, rig.clock
     stats = AgentStats(clock, latency_window=10, latency_baseline=10)
     for i in range(12):
         stats.observe_image(ok_image("cam-1", latency_ms=10.0 + i, flags=("fog",) if i < 3 else ()))
@@ -58,7 +49,7 @@ def test_heartbeat_round_trips_through_json_with_every_documented_field(
     hb = build_heartbeat(
         clock.now, site="gh-1", device="edge-01", agent_version="0.1.0", model_version="m1",
         stats=snap, outbox_stats=box.stats(now=clock.now),
-        uplink_status=uploader(box, tmp_path, clock).status(clock.now),
+        uplink_status=uploader(rig).status(clock.now),
         system=system_snapshot(clock.now), alerts_active=2,
     )
     documented = documented_fields()
@@ -84,10 +75,10 @@ def test_heartbeat_round_trips_through_json_with_every_documented_field(
     assert hb["alerts_active"] == 2
 
 
-def test_delivered_items_leave_the_queue_depth(box: SqliteOutbox, tmp_path: Path) -> None:
-    clock = Clock()
+def test_delivered_items_leave_the_queue_depth(rig: UplinkRig) -> None:
+    box, clock = rig.box, rig.clock
     box.put(NewItem("signals", "raw/signals/a.json", 1, T0, data=b"x" * 100), now=T0)
-    up = uploader(box, tmp_path, clock)
+    up = uploader(rig)
     up.run_until_idle()
     hb = build_heartbeat(
         clock.now, site="gh-1", device="edge-01", agent_version="0.1.0", model_version=None,
@@ -99,7 +90,7 @@ def test_delivered_items_leave_the_queue_depth(box: SqliteOutbox, tmp_path: Path
 
 
 def test_missing_parts_give_nulls_not_missing_keys() -> None:
-    clock = Clock()
+    clock = SimClock()
     hb = build_heartbeat(
         clock.now, site="gh-1", device="edge-01", agent_version="0.1.0", model_version=None,
         stats=AgentStats(clock).heartbeat_snapshot(), outbox_stats=None, uplink_status=None,

@@ -6,7 +6,7 @@ import json
 import socket
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from fieldagent.outbox import NewItem, SqliteOutbox
+from fieldagent.outbox import NewItem
 from fieldagent.policy.loader import validate_policy
 from fieldagent.telemetry import (
     AgentStats,
@@ -26,9 +26,8 @@ from fieldagent.telemetry import (
     SystemProbe,
     TelemetryError,
 )
-from fieldagent.uplink.local import LocalTransport
-from fieldagent.uplink.uploader import Uploader
-from tests.telemetry.helpers import T0, Clock, ok_image, rejected_image
+from tests.support.uplink import MakeRig, UplinkRig
+from tests.telemetry.helpers import T0, ok_image, rejected_image
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -58,15 +57,10 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 class Agent:
     """The real parts a collector reads: stats, a SQLite outbox, an uploader, the system."""
 
-    def __init__(self, tmp_path: Path) -> None:
-        self.clock = Clock()
+    def __init__(self, rig: UplinkRig, tmp_path: Path) -> None:
+        self.clock, self.box = rig.clock, rig.box
         self.stats = AgentStats(self.clock, latency_window=20)
-        policy = validate_policy({"link": {"total_max_bytes": "1GB"}}, "test")
-        self.box = SqliteOutbox(tmp_path / "outbox", limits=policy.outbox_limits(),
-                                clock=self.clock)
-        (tmp_path / "bucket").mkdir()
-        self.uploader = Uploader(self.box, LocalTransport(tmp_path / "bucket"), policy,
-                                 site="gh-1", clock=self.clock, sleep=self.clock.advance)
+        self.uploader = rig.uploader(rig.folder("bucket"))
         thermal = tmp_path / "thermal" / "thermal_zone0"
         thermal.mkdir(parents=True)
         (thermal / "type").write_text("cpu-thermal\n")
@@ -102,10 +96,9 @@ def serve(
 
 
 @pytest.fixture
-def agent(tmp_path: Path) -> Iterator[Agent]:
-    a = Agent(tmp_path)
-    yield a
-    a.box.close()
+def agent(make_rig: MakeRig, tmp_path: Path) -> Agent:
+    policy = validate_policy({"link": {"total_max_bytes": "1GB"}}, "test")
+    return Agent(make_rig(policy, start=T0), tmp_path)
 
 
 def test_scrape_shows_what_the_sources_hold(agent: Agent) -> None:

@@ -9,7 +9,8 @@ import numpy as np
 
 from fieldagent.alerts.rules import Alert
 from fieldagent.telemetry import AgentStats, SelfAlerts, SelfAlertsConfig, SystemProbe
-from tests.telemetry.helpers import Clock, ok_image, system_snapshot
+from tests.support.clock import SimClock
+from tests.telemetry.helpers import ok_image, system_snapshot
 
 GB = 1_000_000_000
 
@@ -19,7 +20,7 @@ def only(alerts: list[Alert], rule: str) -> list[Alert]:
 
 
 def test_disk_alert_raises_once_and_resolves_once_with_hysteresis(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = SimClock()
     free = {"bytes": 50 * GB}
     probe = SystemProbe(tmp_path, clock=clock, sensors=None, thermal_dir=tmp_path,
                         disk_usage=lambda _p: (100 * GB, 100 * GB - free["bytes"], free["bytes"]))
@@ -45,14 +46,14 @@ def test_disk_alert_raises_once_and_resolves_once_with_hysteresis(tmp_path: Path
 
 
 def test_absolute_minimum_also_raises_on_a_big_disk() -> None:
-    clock = Clock()
+    clock = SimClock()
     alerts = SelfAlerts(SelfAlertsConfig(disk_free_min_bytes=5 * GB), "gh-1", clock)
     snap = AgentStats(clock).snapshot()
     raised = alerts.check(snap, system_snapshot(total=1000 * GB, free=4 * GB))
     assert [a.rule for a in raised] == ["agent-disk"]
 
 
-def latency_stats(clock: Clock, baseline_ms: float, recent_ms: list[float]) -> AgentStats:
+def latency_stats(clock: SimClock, baseline_ms: float, recent_ms: list[float]) -> AgentStats:
     stats = AgentStats(clock, latency_window=40, latency_baseline=40)
     for _ in range(40):
         stats.observe_image(ok_image(latency_ms=baseline_ms))
@@ -62,7 +63,7 @@ def latency_stats(clock: Clock, baseline_ms: float, recent_ms: list[float]) -> A
 
 
 def test_latency_spike_names_the_heat_when_the_cpu_is_hot() -> None:
-    clock = Clock()
+    clock = SimClock()
     cfg = SelfAlertsConfig(latency_spike_factor=2.0, latency_clear_factor=1.5,
                            cpu_temp_warn_c=80)
     alerts = SelfAlerts(cfg, "gh-1", clock)
@@ -87,7 +88,7 @@ def test_latency_spike_names_the_heat_when_the_cpu_is_hot() -> None:
 
 
 def test_latency_advice_follows_what_is_known_about_the_temperature() -> None:
-    clock = Clock()
+    clock = SimClock()
     stats = latency_stats(clock, 100.0, [300.0] * 40)
     cool = SelfAlerts(SelfAlertsConfig(), "gh-1", clock).check(
         stats.snapshot(), system_snapshot(cpu_temp_c=50.0))
@@ -101,7 +102,7 @@ def test_latency_advice_follows_what_is_known_about_the_temperature() -> None:
 
 
 def test_latency_is_not_judged_before_the_baseline_ran() -> None:
-    clock = Clock()
+    clock = SimClock()
     stats = latency_stats(clock, 100.0, [900.0] * 40)
     stats.reset_reference()  # e.g. a new model: a new baseline is needed
     for ms in [100.0] * 30 + [900.0] * 9:
@@ -113,7 +114,7 @@ def test_latency_is_not_judged_before_the_baseline_ran() -> None:
 
 def test_drift_raises_once_and_resolves_once() -> None:
     rng = np.random.default_rng(3)
-    clock = Clock()
+    clock = SimClock()
     stats = AgentStats(clock, drift_window=300)
     alerts = SelfAlerts(SelfAlertsConfig(drift_threshold=0.25, drift_clear=0.10), "gh-1", clock)
     system = system_snapshot()
@@ -136,7 +137,7 @@ def test_drift_raises_once_and_resolves_once() -> None:
 
 
 def test_cpu_temperature_alert_has_hysteresis() -> None:
-    clock = Clock()
+    clock = SimClock()
     alerts = SelfAlerts(SelfAlertsConfig(cpu_temp_warn_c=80, cpu_temp_clear_margin_c=5),
                         "gh-1", clock)
     snap = AgentStats(clock).snapshot()
@@ -149,14 +150,14 @@ def test_cpu_temperature_alert_has_hysteresis() -> None:
 
 
 def test_disabled_self_alerts_stay_silent() -> None:
-    clock = Clock()
+    clock = SimClock()
     alerts = SelfAlerts(SelfAlertsConfig(enabled=False), "gh-1", clock)
     snap = AgentStats(clock).snapshot()
     assert alerts.check(snap, system_snapshot(free=0, cpu_temp_c=100.0)) == []
 
 
 def test_state_survives_a_restart_without_a_second_raise() -> None:
-    clock = Clock()
+    clock = SimClock()
     full = system_snapshot(free=GB // 2)
     snap = AgentStats(clock).snapshot()
     first = SelfAlerts(SelfAlertsConfig(), "gh-1", clock)

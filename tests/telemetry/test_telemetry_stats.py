@@ -13,7 +13,8 @@ from fieldagent.inference.session import StressModel
 from fieldagent.pipeline import CameraPipeline
 from fieldagent.synth import SceneSpec, render, save_jpeg
 from fieldagent.telemetry import AgentStats, TelemetryConfig, population_stability_index
-from tests.telemetry.helpers import Clock, ok_image, rejected_image
+from tests.support.clock import SimClock
+from tests.telemetry.helpers import ok_image, rejected_image
 
 RNG_SEED = 7
 
@@ -26,7 +27,7 @@ def confidences(rng: np.random.Generator, n: int, b: float = 2.0) -> np.ndarray:
 def test_latency_percentiles_match_numpy_over_the_sliding_window() -> None:
     rng = np.random.default_rng(RNG_SEED)
     data = rng.gamma(4.0, 10.0, 500)
-    stats = AgentStats(Clock(), latency_window=120, latency_baseline=50)
+    stats = AgentStats(SimClock(), latency_window=120, latency_baseline=50)
     for ms in data:
         stats.observe_image(ok_image(latency_ms=float(ms)))
     lat = stats.snapshot().latency
@@ -40,7 +41,7 @@ def test_latency_percentiles_match_numpy_over_the_sliding_window() -> None:
 
 
 def test_latency_baseline_waits_for_its_runs_and_ignores_images_without_model() -> None:
-    stats = AgentStats(Clock(), latency_window=5, latency_baseline=10)
+    stats = AgentStats(SimClock(), latency_window=5, latency_baseline=10)
     for _ in range(9):
         stats.observe_image(ok_image(latency_ms=10.0))
     stats.observe_image(ok_image(latency_ms=999.0, confidences=()))  # no zone ran the model
@@ -52,7 +53,7 @@ def test_latency_baseline_waits_for_its_runs_and_ignores_images_without_model() 
 
 
 def test_counts_by_camera_status_reason_and_quality_flag() -> None:
-    clock = Clock()
+    clock = SimClock()
     stats = AgentStats(clock)
     for _ in range(3):
         stats.observe_image(ok_image("cam-1"))
@@ -72,7 +73,7 @@ def test_counts_by_camera_status_reason_and_quality_flag() -> None:
 
 
 def test_heartbeat_snapshot_starts_a_new_interval_but_keeps_totals() -> None:
-    clock = Clock()
+    clock = SimClock()
     stats = AgentStats(clock)
     stats.observe_image(ok_image(flags=("fog",)))
     clock.advance(600)
@@ -118,7 +119,7 @@ def test_drift_is_zero_for_identical_samples_and_survives_ties() -> None:
 
 def test_drift_needs_full_windows_and_tracks_the_recent_one() -> None:
     rng = np.random.default_rng(RNG_SEED)
-    stats = AgentStats(Clock(), drift_window=300)
+    stats = AgentStats(SimClock(), drift_window=300)
     for c in confidences(rng, 299):
         stats.observe_image(ok_image(confidences=(float(c),)))
     assert stats.snapshot().drift.psi is None
@@ -134,7 +135,7 @@ def test_drift_needs_full_windows_and_tracks_the_recent_one() -> None:
 
 
 def test_untrusted_outputs_do_not_count_towards_drift() -> None:
-    stats = AgentStats(Clock(), drift_window=50)
+    stats = AgentStats(SimClock(), drift_window=50)
     for _ in range(50):
         stats.observe_image(ok_image(confidences=(0.3,), flags=("fog",)))
     drift = stats.snapshot().drift
@@ -143,7 +144,7 @@ def test_untrusted_outputs_do_not_count_towards_drift() -> None:
 
 
 def test_a_new_model_version_restarts_baseline_and_reference() -> None:
-    clock = Clock()
+    clock = SimClock()
     stats = AgentStats(clock, latency_window=10, drift_window=50)
     for _ in range(60):
         stats.observe_image(ok_image(confidences=(0.9,), version="m1"))
@@ -159,7 +160,7 @@ def test_a_new_model_version_restarts_baseline_and_reference() -> None:
 
 
 def test_concurrent_observers_and_readers_lose_no_count() -> None:
-    stats = AgentStats(Clock(), latency_window=50, drift_window=50)
+    stats = AgentStats(SimClock(), latency_window=50, drift_window=50)
     per_thread, threads = 400, 4
     stop = threading.Event()
 
@@ -188,7 +189,7 @@ def test_concurrent_observers_and_readers_lose_no_count() -> None:
 def test_from_config_takes_the_windows() -> None:
     cfg = TelemetryConfig(latency_window=15, latency_baseline_runs=12, drift_window=60,
                           drift_bins=5)
-    stats = AgentStats.from_config(cfg, Clock())
+    stats = AgentStats.from_config(cfg, SimClock())
     for _ in range(20):
         stats.observe_image(ok_image())
     s = stats.snapshot()
@@ -199,7 +200,7 @@ def test_from_config_takes_the_windows() -> None:
 def test_real_pipeline_results_feed_the_stats(tmp_path: Path) -> None:
     site = SiteConfig()
     pipe = CameraPipeline(site, site.cameras[0], StressModel.load(site.model))
-    stats = AgentStats(Clock())
+    stats = AgentStats(SimClock())
     results = []
     for i in range(2):
         path = tmp_path / f"f{i}.jpg"
@@ -221,6 +222,6 @@ def test_real_pipeline_results_feed_the_stats(tmp_path: Path) -> None:
 
 def test_impossible_windows_and_empty_samples_are_refused() -> None:
     with pytest.raises(ValueError, match="drift_window"):
-        AgentStats(Clock(), drift_window=1)
+        AgentStats(SimClock(), drift_window=1)
     with pytest.raises(ValueError, match="non-empty"):
         population_stability_index([], [0.5])

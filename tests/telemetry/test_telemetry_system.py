@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from fieldagent.telemetry import SystemProbe, read_cpu_temperature
-from tests.telemetry.helpers import Clock
+from tests.support.clock import SimClock
 
 
 class Reading(NamedTuple):
@@ -78,7 +78,7 @@ def test_probe_reads_disk_through_the_injected_reader(tmp_path: Path) -> None:
         asked.append(path)
         return 1000, 950, 50
 
-    clock = Clock()
+    clock = SimClock()
     snap = SystemProbe(tmp_path, clock=clock, disk_usage=nearly_full, sensors=None,
                        thermal_dir=tmp_path).read()
     assert asked == [tmp_path]

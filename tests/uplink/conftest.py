@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,6 +12,7 @@ import pytest
 from fieldagent.uplink.s3 import S3Options, S3Transport, make_client
 from fieldagent.uplink.transport import Timeouts
 from tests.support.seaweed import SeaweedS3, run_seaweed
+from tests.support.uplink import S3Factory
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +28,6 @@ def bucket(seaweed_s3: SeaweedS3) -> str:
     return seaweed_s3.create_bucket(f"t-{uuid.uuid4().hex[:16]}")
 
 
-S3Factory = Callable[..., S3Transport]
 _ClientKey = tuple[str, str, str, float]
 
 

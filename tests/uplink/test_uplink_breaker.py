@@ -1,4 +1,4 @@
-"""The circuit breaker, driven by a fake clock: a simulated outage in milliseconds."""
+"""The circuit breaker, driven by a simulated clock: a simulated outage in milliseconds."""
 
 from __future__ import annotations
 
@@ -9,19 +9,9 @@ import pytest
 
 from fieldagent.uplink.breaker import BreakerState, CircuitBreaker
 from fieldagent.uplink.errors import CircuitOpen, UplinkRejected, UplinkUnavailable
+from tests.support.clock import SimClock
 
 T0 = datetime(2026, 5, 1, 6, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def down() -> None:
@@ -32,7 +22,7 @@ def up() -> str:
     return "sent"
 
 
-def make(clock: Clock, threshold: int = 3) -> CircuitBreaker:
+def make(clock: SimClock, threshold: int = 3) -> CircuitBreaker:
     return CircuitBreaker(
         "s3",
         failure_threshold=threshold,
@@ -49,7 +39,7 @@ def fail(breaker: CircuitBreaker, times: int) -> None:
 
 
 def test_opens_after_n_consecutive_failures_and_reports_since_when() -> None:
-    clock = Clock()
+    clock = SimClock(T0)
     breaker = make(clock)
     fail(breaker, 2)
     assert breaker.status().state is BreakerState.CLOSED
@@ -67,7 +57,7 @@ def test_opens_after_n_consecutive_failures_and_reports_since_when() -> None:
 
 
 def test_a_success_resets_the_count() -> None:
-    breaker = make(Clock())
+    breaker = make(SimClock(T0))
     fail(breaker, 2)
     assert breaker.call(up) == "sent"
     fail(breaker, 2)
@@ -75,7 +65,7 @@ def test_a_success_resets_the_count() -> None:
 
 
 def test_half_open_lets_one_probe_through_and_closes_on_success() -> None:
-    clock = Clock()
+    clock = SimClock(T0)
     breaker = make(clock)
     fail(breaker, 3)
     clock.advance(30)
@@ -89,7 +79,7 @@ def test_half_open_lets_one_probe_through_and_closes_on_success() -> None:
 
 
 def test_a_failed_probe_reopens_with_a_longer_cool_down() -> None:
-    clock = Clock()
+    clock = SimClock(T0)
     breaker = make(clock)
     fail(breaker, 3)
     for expected in (60, 100, 100):  # doubles, capped at max_cool_down
@@ -109,7 +99,7 @@ def test_a_failed_probe_reopens_with_a_longer_cool_down() -> None:
 
 
 def test_a_refusal_means_the_link_works() -> None:
-    clock = Clock()
+    clock = SimClock(T0)
     breaker = make(clock)
     fail(breaker, 3)
     clock.advance(30)
@@ -123,7 +113,7 @@ def test_a_refusal_means_the_link_works() -> None:
 
 
 def test_a_lost_probe_is_replaced_after_a_cool_down() -> None:
-    clock = Clock()
+    clock = SimClock(T0)
     breaker = make(clock)
     fail(breaker, 3)
     clock.advance(30)
@@ -136,7 +126,7 @@ def test_a_lost_probe_is_replaced_after_a_cool_down() -> None:
 
 
 def test_a_bug_in_the_probe_frees_the_probe_slot() -> None:
-    clock = Clock()
+    clock = SimClock(T0)
     breaker = make(clock)
     fail(breaker, 3)
     clock.advance(30)
@@ -150,7 +140,7 @@ def test_a_bug_in_the_probe_frees_the_probe_slot() -> None:
 
 
 def test_a_clock_jumping_back_does_not_keep_the_circuit_open() -> None:
-    clock = Clock()
+    clock = SimClock(T0)
     breaker = make(clock)
     fail(breaker, 3)
     clock.now = datetime(1970, 1, 1, tzinfo=UTC)  # NTP fixes a clock with no RTC ...
@@ -158,7 +148,7 @@ def test_a_clock_jumping_back_does_not_keep_the_circuit_open() -> None:
 
 
 def test_only_one_probe_among_threads() -> None:
-    clock = Clock()
+    clock = SimClock(T0)
     breaker = make(clock)
     fail(breaker, 3)
     clock.advance(30)

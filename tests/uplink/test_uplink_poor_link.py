@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,11 +16,11 @@ import pytest
 from fieldagent.uplink.breaker import BreakerState, CircuitBreaker
 from fieldagent.uplink.errors import CircuitOpen, UplinkUnavailable
 from fieldagent.uplink.retry import RetryPolicy, retrying
-from fieldagent.uplink.s3 import S3Transport
+from tests.support.clock import SimClock
 from tests.support.proxy import PoorLink
 from tests.support.seaweed import SeaweedS3
+from tests.support.uplink import S3Factory
 
-S3Factory = Callable[..., S3Transport]
 KIB = 1024
 
 
@@ -108,18 +108,10 @@ def test_refused_connections_are_unavailable(make_s3: S3Factory, link: PoorLink)
     assert not t.exists("k/x")
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 5, 1, 6, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def test_the_breaker_opens_on_a_dead_link_and_closes_after_a_probe(
     make_s3: S3Factory, link: PoorLink
 ) -> None:
-    clock = FakeClock()
+    clock = SimClock(datetime(2026, 5, 1, 6, 0, tzinfo=UTC))
     breaker = CircuitBreaker(
         "s3", failure_threshold=3, cool_down=timedelta(seconds=30), clock=clock
     )

@@ -18,6 +18,7 @@ from fieldagent.uplink.errors import (
     UploadGone,
 )
 from fieldagent.uplink.retry import RetryPolicy, backoff_delay, next_retry_at, retrying
+from tests.support.clock import SimClock
 
 NOW = datetime(2026, 5, 1, 6, 0, tzinfo=UTC)
 
@@ -87,16 +88,13 @@ def test_gives_up_after_max_attempts_with_the_last_error() -> None:
 
 
 def test_no_retry_starts_after_the_time_budget() -> None:
-    now = [0.0]
-
-    def sleep(seconds: float) -> None:
-        now[0] += seconds
-
+    clock = SimClock()
     errors: list[Exception] = [UplinkUnavailable("down")] * 50
     policy = RetryPolicy(max_attempts=50, max_elapsed=20.0, base=4.0, cap=4.0)
     with pytest.raises(UplinkUnavailable):
-        retrying(flaky(errors), policy=policy, sleep=sleep, clock=lambda: now[0], rng=lambda: 1.0)
-    assert now[0] == 20.0  # five waits of 4 s; a sixth would end past the budget
+        retrying(flaky(errors), policy=policy, sleep=clock.sleep, clock=clock.monotonic,
+                 rng=lambda: 1.0)
+    assert clock.monotonic() == 20.0  # five waits of 4 s; a sixth would end past the budget
 
 
 def test_other_exceptions_pass_through() -> None:

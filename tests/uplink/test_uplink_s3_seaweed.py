@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import socket
-from collections.abc import Callable
 
 import pytest
 from botocore.exceptions import ClientError
@@ -16,11 +15,10 @@ from fieldagent.uplink.errors import (
     UplinkUnavailable,
 )
 from fieldagent.uplink.retry import RetryPolicy, retrying
-from fieldagent.uplink.s3 import S3Transport, translate
+from fieldagent.uplink.s3 import translate
 from tests.support.proxy import PoorLink
 from tests.support.seaweed import SeaweedS3
-
-S3Factory = Callable[..., S3Transport]
+from tests.support.uplink import S3Factory
 
 
 def sha(data: bytes) -> str:

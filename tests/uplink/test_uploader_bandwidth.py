@@ -2,67 +2,42 @@
 the ramp after a reconnect, and degrading when the backlog cannot drain in time.
 
 The transport is a real ``LocalTransport`` (a folder; removing the folder is an unmounted
-disk: the link is down) and time is fake: days pass in milliseconds.
+disk: the link is down) and time is simulated: days pass in milliseconds.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from fieldagent.outbox import NewItem, SqliteOutbox
+from fieldagent.outbox import NewItem
 from fieldagent.policy import Policy, load_policy
 from fieldagent.policy.loader import validate_policy
 from fieldagent.uplink.breaker import CircuitBreaker
 from fieldagent.uplink.budget import ThroughputEstimator
-from fieldagent.uplink.keys import object_key
-from fieldagent.uplink.local import LocalTransport
-from fieldagent.uplink.uploader import StepResult, UplinkProblem, Uploader, UploaderSettings
-
-PRIORITY = {"alert": 0, "signals": 1, "heartbeat": 2, "model_report": 3, "image": 4}
-
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-def new_item(kind: str, n: int, size: int, when: datetime) -> NewItem:
-    body = (hashlib.sha256(f"{kind}{n}".encode()).digest() * (size // 32 + 1))[:size]
-    key = object_key(kind, "gh-1", when, hashlib.sha256(body).hexdigest(), suffix=".bin")
-    return NewItem(kind, key, PRIORITY[kind], when, data=body)
+from fieldagent.uplink.uploader import StepResult, UploaderSettings
+from tests.support.uplink import MakeRig, UplinkRig, new_item, open_policy
 
 
 class Rig:
-    """An outbox, a folder target and an uploader on a fake clock."""
+    """An uploader to a folder target (``cloud``) on an ``UplinkRig``, stepped as the
+    agent's loop does, with a log of what each step did and when."""
 
-    def __init__(self, tmp: Path, policy: Policy, start: datetime, **kw: Any) -> None:
-        self.clock = Clock(start)
-        self.policy = policy
-        self.box = SqliteOutbox(tmp / "outbox", limits=policy.outbox_limits(), clock=self.clock)
-        self.root = tmp / "cloud"
-        self.root.mkdir()
-        self.transport = LocalTransport(self.root)
-        self.problems: list[UplinkProblem] = []
+    def __init__(self, base: UplinkRig, **kw: Any) -> None:
+        self.clock, self.box, self.problems = base.clock, base.box, base.problems
+        self.transport = base.folder("cloud")
+        self.root = self.transport.root
         kw.setdefault("breaker", CircuitBreaker("folder", failure_threshold=3, clock=self.clock))
-        self.up = Uploader(self.box, self.transport, policy, site="gh-1", clock=self.clock,
-                           sleep=self.clock.sleep, on_problem=self.problems.append, **kw)
+        self.up = base.uploader(self.transport, **kw)
         self.log: list[tuple[datetime, StepResult]] = []
 
     def put(self, kind: str, count: int, size: int) -> list[NewItem]:
-        items = [new_item(kind, len(self.log) * 1000 + n, size, self.clock.now)
+        items = [new_item(kind, f"{kind}{len(self.log) * 1000 + n}", size, self.clock.now)
                  for n in range(count)]
         self.box.put_many(items, now=self.clock.now)
         return items
@@ -92,8 +67,17 @@ class Rig:
         return [t for t, r in log if r.action == "sent" and r.kind == kind]
 
 
-def test_images_wait_for_the_night_window_while_signals_go_at_once(tmp_path: Path) -> None:
-    rig = Rig(tmp_path, load_policy("default"), datetime(2026, 6, 1, 10, 0, tzinfo=UTC))
+MakeLink = Callable[..., Rig]
+
+
+@pytest.fixture
+def make_link(make_rig: MakeRig) -> MakeLink:
+    """``make_link(policy, start, **uploader_options)``: a ``Rig`` on a fresh ``UplinkRig``."""
+    return lambda policy, start, **kw: Rig(make_rig(policy, start=start), **kw)
+
+
+def test_images_wait_for_the_night_window_while_signals_go_at_once(make_link: MakeLink) -> None:
+    rig = make_link(load_policy("default"), datetime(2026, 6, 1, 10, 0, tzinfo=UTC))
     rig.put("image", 3, 50_000)
     rig.put("signals", 2, 5_000)
     log = rig.drain()
@@ -104,10 +88,10 @@ def test_images_wait_for_the_night_window_while_signals_go_at_once(tmp_path: Pat
     assert not [r for t, r in log if r.kind == "image" and t.hour < 20]  # not even leased
 
 
-def test_the_daily_budget_holds_images_until_midnight_but_never_alerts(tmp_path: Path) -> None:
+def test_the_daily_budget_holds_images_until_midnight_but_never_alerts(make_link: MakeLink) -> None:
     policy = load_policy("metered-cellular")  # 30 MB/day, images up to 60% of it
     start = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
-    rig = Rig(tmp_path, policy, start)
+    rig = make_link(policy, start)
     rig.put("image", 10, 3_000_000)
     day1 = rig.drain(until=datetime(2026, 6, 1, 23, 0, tzinfo=UTC))
     assert len(rig.sent("image", day1)) == 6  # 18 MB of 30 MB x 60%
@@ -120,8 +104,8 @@ def test_the_daily_budget_holds_images_until_midnight_but_never_alerts(tmp_path:
     assert min(rig.sent("image", rest)) >= datetime(2026, 6, 2, 0, 0, tzinfo=UTC)
 
 
-def test_an_item_larger_than_its_daily_budget_is_given_up_not_retried(tmp_path: Path) -> None:
-    rig = Rig(tmp_path, load_policy("metered-cellular"), datetime(2026, 6, 1, 8, 0, tzinfo=UTC),
+def test_an_item_larger_than_its_daily_budget_is_given_up_not_retried(make_link: MakeLink) -> None:
+    rig = make_link(load_policy("metered-cellular"), datetime(2026, 6, 1, 8, 0, tzinfo=UTC),
               settings=UploaderSettings(multipart_threshold=64 << 20))
     (big,) = rig.put("image", 1, 20_000_000)
     rig.put("image", 1, 10_000)
@@ -133,15 +117,14 @@ def test_an_item_larger_than_its_daily_budget_is_given_up_not_retried(tmp_path: 
 
 
 def paced_policy(**link: Any) -> Policy:
-    return validate_policy({
-        "link": {"rate": "100KB/s", **link},
-        "classes": {"image": {"windows": []}},
-    }, "test")
+    return open_policy(rate="100KB/s", **link)
 
 
-def test_transfers_are_paced_to_the_rate_cap_through_the_injected_sleep(tmp_path: Path) -> None:
+def test_transfers_are_paced_to_the_rate_cap_through_the_injected_sleep(
+    make_link: MakeLink,
+) -> None:
     start = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
-    rig = Rig(tmp_path, paced_policy(), start)
+    rig = make_link(paced_policy(), start)
     rig.put("image", 20, 50_000)  # 1 MB at 100 KB/s, of which a 200 KB burst at once
     log = rig.drain()
     assert len(rig.sent("image", log)) == 20
@@ -149,9 +132,9 @@ def test_transfers_are_paced_to_the_rate_cap_through_the_injected_sleep(tmp_path
     assert 7.0 <= elapsed <= 10.0
 
 
-def test_the_ramp_starts_again_when_the_link_comes_back(tmp_path: Path) -> None:
+def test_the_ramp_starts_again_when_the_link_comes_back(make_link: MakeLink) -> None:
     start = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
-    rig = Rig(tmp_path, paced_policy(ramp={"start_fraction": 0.25, "over": "5m"}), start)
+    rig = make_link(paced_policy(ramp={"start_fraction": 0.25, "over": "5m"}), start)
     rig.clock.sleep(600)  # the start-up ramp is over
     rig.put("image", 40, 50_000)
     shutil.rmtree(rig.root)  # the disk is unplugged: the link is down
@@ -167,7 +150,7 @@ def test_the_ramp_starts_again_when_the_link_comes_back(tmp_path: Path) -> None:
 
 
 def test_a_backlog_that_cannot_drain_in_time_degrades_sampling_and_says_why(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    make_link: MakeLink, caplog: pytest.LogCaptureFixture
 ) -> None:
     policy = validate_policy({
         "link": {"horizon": "10m"},
@@ -178,7 +161,7 @@ def test_a_backlog_that_cannot_drain_in_time_degrades_sampling_and_says_why(
     slow = ThroughputEstimator()
     for _ in range(3):
         slow.observe(256_000, 256.0)  # the link was measured at 1 KB/s
-    rig = Rig(tmp_path, policy, datetime(2026, 6, 1, 8, 0, tzinfo=UTC), estimator=slow)
+    rig = make_link(policy, datetime(2026, 6, 1, 8, 0, tzinfo=UTC), estimator=slow)
     shutil.rmtree(rig.root)  # nothing gets through while we watch the backlog
     rig.put("image", 40, 50_000)
     with caplog.at_level(logging.WARNING, logger="fieldagent.uplink"):

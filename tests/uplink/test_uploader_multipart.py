@@ -8,60 +8,42 @@ files, exactly what a new process would have.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import UTC, datetime
 
 import pytest
 
 from fieldagent.outbox import Item, NewItem, SqliteOutbox
-from fieldagent.policy import Policy
-from fieldagent.policy.loader import validate_policy
 from fieldagent.uplink.keys import object_key
 from fieldagent.uplink.multipart import Progress
 from fieldagent.uplink.s3 import S3Transport
-from fieldagent.uplink.uploader import StepResult, Uploader, UploaderSettings
+from fieldagent.uplink.uploader import StepResult, Uploader
 from tests.support.proxy import PoorLink
 from tests.support.seaweed import SeaweedS3
+from tests.support.uplink import (
+    MIB,
+    SMALL_PARTS,
+    MakeRig,
+    S3Factory,
+    UplinkRig,
+    blob,
+    open_policy,
+)
 
-S3Factory = Callable[..., S3Transport]
 T0 = datetime(2026, 6, 1, 22, 0, tzinfo=UTC)
-MIB = 1 << 20
-IMAGE = (hashlib.sha256(b"frame").digest() * (11 * MIB // 32 + 1))[: 11 * MIB]
+IMAGE = blob("frame", 11 * MIB)
 IMAGE_KEY = object_key("image", "gh-1", T0, hashlib.sha256(IMAGE).hexdigest(), suffix=".jpg")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
-
-
-def policy() -> Policy:
-    return validate_policy({"classes": {"image": {"windows": []}}}, "test")
-
-
-def open_box(tmp_path: Path) -> SqliteOutbox:
-    return SqliteOutbox(tmp_path / "outbox", limits=policy().outbox_limits(), clock=lambda: T0)
-
-
 @pytest.fixture
-def box(tmp_path: Path) -> Iterator[SqliteOutbox]:
-    outbox = open_box(tmp_path)
-    outbox.put(NewItem("image", IMAGE_KEY, 4, T0, data=IMAGE), now=T0)
-    yield outbox
-    outbox.close()
+def rig(make_rig: MakeRig) -> UplinkRig:
+    """An outbox holding one 11 MiB image."""
+    rig = make_rig(open_policy(), start=T0)
+    rig.box.put(NewItem("image", IMAGE_KEY, 4, T0, data=IMAGE), now=T0)
+    return rig
 
 
-def uploader(box: SqliteOutbox, transport: S3Transport, clock: Clock) -> Uploader:
-    settings = UploaderSettings(part_size=5 * MIB, multipart_threshold=5 * MIB)
-    return Uploader(box, transport, policy(), site="gh-1", clock=clock, sleep=clock.sleep,
-                    settings=settings)
+def uploader(rig: UplinkRig, transport: S3Transport) -> Uploader:
+    return rig.uploader(transport, settings=SMALL_PARTS)
 
 
 def parts_sent(results: list[StepResult]) -> list[int | None]:
@@ -76,15 +58,14 @@ def saved_progress(box: SqliteOutbox) -> tuple[Item, Progress]:
 
 
 def test_an_alert_enqueued_mid_upload_goes_after_at_most_one_more_part(
-    box: SqliteOutbox, make_s3: S3Factory
+    rig: UplinkRig, make_s3: S3Factory
 ) -> None:
-    clock = Clock()
     t = make_s3()
-    up = uploader(box, t, clock)
+    up = uploader(rig, t)
     assert up.step().part == 1
     alert = b'{"rule":"b-yellowing","zone":"B-3","state":"raised"}'
     alert_key = object_key("alert", "gh-1", T0, hashlib.sha256(alert).hexdigest(), suffix=".json")
-    box.put(NewItem("alert", alert_key, 0, clock.now, data=alert), now=clock.now)
+    rig.box.put(NewItem("alert", alert_key, 0, rig.clock.now, data=alert), now=rig.clock.now)
     nxt = up.step()
     assert (nxt.action, nxt.kind) == ("sent", "alert")
     rest = up.run_until_idle()
@@ -93,12 +74,11 @@ def test_an_alert_enqueued_mid_upload_goes_after_at_most_one_more_part(
 
 
 def test_a_cut_link_costs_only_the_part_in_flight(
-    box: SqliteOutbox, make_s3: S3Factory, seaweed_s3: SeaweedS3
+    rig: UplinkRig, make_s3: S3Factory, seaweed_s3: SeaweedS3
 ) -> None:
-    clock = Clock()
     with PoorLink(("127.0.0.1", seaweed_s3.port), max_lifetime=120) as link:
         t = make_s3(endpoint_url=link.url, read_timeout=20.0)
-        up = uploader(box, t, clock)
+        up = uploader(rig, t)
         assert up.step().part == 1
         link.cut_after(2 * MIB)  # the link drops in the middle of part 2
         failed = up.step()
@@ -109,50 +89,37 @@ def test_a_cut_link_costs_only_the_part_in_flight(
 
 
 def test_a_restarted_uploader_resumes_from_the_saved_parts(
-    box: SqliteOutbox, make_s3: S3Factory, tmp_path: Path
+    rig: UplinkRig, make_s3: S3Factory
 ) -> None:
-    clock = Clock()
-    first = uploader(box, make_s3(), clock)
+    first = uploader(rig, make_s3())
     assert [first.step().part, first.step().part] == [1, 2]
-    box.close()  # the process stops here
-
-    again = open_box(tmp_path)
-    try:
-        results = uploader(again, make_s3(), clock).run_until_idle()
-    finally:
-        again.close()
+    rig.restart()  # the process stops here; a new one opens the same files
+    results = uploader(rig, make_s3()).run_until_idle()
     assert parts_sent(results) == [3]
     assert make_s3().get(IMAGE_KEY) == IMAGE
 
 
 def test_a_part_that_arrived_but_was_not_saved_is_adopted_not_resent(
-    box: SqliteOutbox, make_s3: S3Factory, tmp_path: Path
+    rig: UplinkRig, make_s3: S3Factory
 ) -> None:
-    clock = Clock()
     t = make_s3()
-    assert uploader(box, t, clock).step().part == 1
-    _, progress = saved_progress(box)
+    assert uploader(rig, t).step().part == 1
+    _, progress = saved_progress(rig.box)
     # The dying process sent part 2; the server stored it, the commit never happened.
     t.put_part(IMAGE_KEY, str(progress.upload_id), 2, IMAGE[5 * MIB : 10 * MIB])
-    box.close()
-
-    again = open_box(tmp_path)
-    try:
-        results = uploader(again, make_s3(), clock).run_until_idle()
-    finally:
-        again.close()
+    rig.restart()
+    results = uploader(rig, make_s3()).run_until_idle()
     assert parts_sent(results) == [3]
     assert make_s3().get(IMAGE_KEY) == IMAGE
 
 
 def test_an_upload_gone_on_the_server_starts_over(
-    box: SqliteOutbox, make_s3: S3Factory, seaweed_s3: SeaweedS3, bucket: str
+    rig: UplinkRig, make_s3: S3Factory, seaweed_s3: SeaweedS3, bucket: str
 ) -> None:
-    clock = Clock()
     t = make_s3()
-    up = uploader(box, t, clock)
+    up = uploader(rig, t)
     assert up.step().part == 1
-    _, progress = saved_progress(box)
+    _, progress = saved_progress(rig.box)
     seaweed_s3.client().abort_multipart_upload(  # e.g. a lifecycle rule cleaned it up
         Bucket=bucket, Key=f"site-a/{IMAGE_KEY}", UploadId=progress.upload_id)
     results = up.run_until_idle()
@@ -162,24 +129,18 @@ def test_an_upload_gone_on_the_server_starts_over(
 
 
 def test_a_lost_answer_to_the_completion_counts_as_delivered(
-    box: SqliteOutbox, make_s3: S3Factory, tmp_path: Path
+    rig: UplinkRig, make_s3: S3Factory
 ) -> None:
-    clock = Clock()
     t = make_s3()
-    up = uploader(box, t, clock)
+    up = uploader(rig, t)
     assert [up.step().part, up.step().part] == [1, 2]
-    item, progress = saved_progress(box)
+    item, progress = saved_progress(rig.box)
     # The dying process sent part 3 and the completion; only the answers were lost.
     last = t.put_part(IMAGE_KEY, str(progress.upload_id), 3, IMAGE[10 * MIB :])
     t.complete_multipart(IMAGE_KEY, str(progress.upload_id), [*progress.parts, last],
                          sha256_hex=item.sha256)
-    box.close()
-
-    again = open_box(tmp_path)
-    try:
-        results = uploader(again, make_s3(), clock).run_until_idle()
-    finally:
-        again.close()
+    rig.restart()
+    results = uploader(rig, make_s3()).run_until_idle()
     done = [r for r in results if r.action == "sent"]
     assert len(done) == 1 and done[0].created is False and parts_sent(results) == [None]
     assert t.get(IMAGE_KEY) == IMAGE

@@ -10,7 +10,7 @@ evicts by the policy. Then the link comes back and everything kept drains to a r
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,24 +25,13 @@ from fieldagent.policy import Policy
 from fieldagent.policy.loader import validate_policy
 from fieldagent.uplink.keys import object_key
 from fieldagent.uplink.s3 import S3Transport
-from fieldagent.uplink.uploader import Uploader
+from tests.support.clock import SimClock
 from tests.support.proxy import PoorLink
 from tests.support.seaweed import SeaweedS3
+from tests.support.uplink import MakeRig, S3Factory, UplinkRig, blob
 
-S3Factory = Callable[..., S3Transport]
 T0 = datetime(2026, 6, 1, 0, 0, tzinfo=UTC)
 TICK = timedelta(minutes=10)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def week_policy(total: str, image_cap: str) -> Policy:
@@ -64,15 +53,25 @@ def week_policy(total: str, image_cap: str) -> Policy:
 class Site:
     """What one small site produces while offline, and what it has produced so far."""
 
-    box: SqliteOutbox
+    rig: UplinkRig
     batcher: SignalBatcher
-    clock: Clock
-    policy: Policy
     records: int = 0
     alerts: list[str] = field(default_factory=list)
     images: dict[str, datetime] = field(default_factory=dict)
     peak_disk: int = 0
     peak_payload: int = 0
+
+    @property
+    def box(self) -> SqliteOutbox:
+        return self.rig.box
+
+    @property
+    def clock(self) -> SimClock:
+        return self.rig.clock
+
+    @property
+    def policy(self) -> Policy:
+        return self.rig.policy
 
     def tick(self, n: int) -> None:
         now = self.clock.now
@@ -80,11 +79,11 @@ class Site:
                            self.records + z} for z in range(12)])
         self.records += 12
         if n % 3 == 0:
-            self.put("heartbeat", _blob(f"hb{n}", 500), ".json")
+            self.put("heartbeat", blob(f"hb{n}", 500), ".json")
         if n % 6 == 0:
-            self.images[self.put("image", _blob(f"img{n}", 100_000), ".jpg")] = now
+            self.images[self.put("image", blob(f"img{n}", 100_000), ".jpg")] = now
         if n % 72 == 36:  # two alerts a day, each with its evidence crop
-            self.alerts.append(self.put("alert", _blob(f"alert{n}", 30_000), ".jpg"))
+            self.alerts.append(self.put("alert", blob(f"alert{n}", 30_000), ".jpg"))
         stats = self.box.stats(now=now)
         self.peak_payload = max(self.peak_payload, stats.total_bytes)
         self.peak_disk = max(self.peak_disk, stats.disk_bytes or 0)
@@ -98,29 +97,21 @@ class Site:
         return key
 
 
-def _blob(seed: str, size: int) -> bytes:
-    return (hashlib.sha256(seed.encode()).digest() * (size // 32 + 1))[:size]
-
-
 @pytest.fixture
-def site(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Site]:
-    clock = Clock()
-    policy = week_policy(*request.param)
-    box = SqliteOutbox(tmp_path / "outbox", limits=policy.outbox_limits(), clock=clock)
+def site(make_rig: MakeRig, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Site]:
+    rig = make_rig(week_policy(*request.param), start=T0)
     journal = RecordJournal(tmp_path / "signals.db")
-    batcher = SignalBatcher(policy.batching, "gh-1", clock, outbox=box, journal=journal,
-                            signals=policy.klass("signals"))
-    yield Site(box, batcher, clock, policy)
+    batcher = SignalBatcher(rig.policy.batching, "gh-1", rig.clock, outbox=rig.box,
+                            journal=journal, signals=rig.policy.klass("signals"))
+    yield Site(rig, batcher)
     batcher.close()
-    box.close()
 
 
 def offline_then_back(site: Site, s3: S3Factory, weed: SeaweedS3, days: int) -> S3Transport:
     """Produce for ``days`` with the link down, then bring it back and drain everything."""
     with PoorLink(("127.0.0.1", weed.port), max_lifetime=300) as link:
         link.refuse_new = True
-        up = Uploader(site.box, s3(endpoint_url=link.url, read_timeout=5.0), site.policy,
-                      site="gh-1", clock=site.clock, sleep=site.clock.sleep)
+        up = site.rig.uploader(s3(endpoint_url=link.url, read_timeout=5.0))
         for n in range(days * 144):
             site.tick(n)
             result = up.step(site.clock.now)

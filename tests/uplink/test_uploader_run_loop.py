@@ -6,7 +6,6 @@ when asked. Generous timeouts only: nothing here asserts how fast.
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -14,17 +13,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fieldagent.outbox import NewItem, SqliteOutbox
-from fieldagent.policy.loader import validate_policy
-from fieldagent.uplink.keys import object_key
 from fieldagent.uplink.local import LocalTransport
 from fieldagent.uplink.uploader import UplinkProblem, Uploader, UploaderSettings
+from tests.support.uplink import new_item, open_policy
 
 
-def new_item(kind: str, n: int, size: int, priority: int) -> NewItem:
-    now = datetime.now(UTC)
-    body = (hashlib.sha256(f"{kind}{n}".encode()).digest() * (size // 32 + 1))[:size]
-    key = object_key(kind, "gh-1", now, hashlib.sha256(body).hexdigest(), suffix=".bin")
-    return NewItem(kind, key, priority, now, data=body)
+def item(kind: str, n: int, size: int) -> NewItem:
+    """An item stamped with the real time: this loop runs on the real clock."""
+    return new_item(kind, f"{kind}{n}", size, datetime.now(UTC))
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 60.0) -> bool:
@@ -39,7 +35,7 @@ def wait_until(check: Callable[[], bool], timeout: float = 60.0) -> bool:
 def test_the_loop_delivers_what_arrives_survives_a_bad_callback_and_stops(
     tmp_path: Path,
 ) -> None:
-    policy = validate_policy({"classes": {"image": {"windows": []}}}, "test")
+    policy = open_policy()
     box = SqliteOutbox(tmp_path / "outbox", limits=policy.outbox_limits(), inline_max=1024)
     (tmp_path / "cloud").mkdir()
     target = LocalTransport(tmp_path / "cloud")
@@ -49,7 +45,7 @@ def test_the_loop_delivers_what_arrives_survives_a_bad_callback_and_stops(
 
     up = Uploader(box, target, policy, site="gh-1", on_problem=failing_callback,
                   settings=UploaderSettings(idle_s=0.05))
-    images = [new_item("image", n, 20_000, 4) for n in range(3)]
+    images = [item("image", n, 20_000) for n in range(3)]
     ids = [r.item_id for r in box.put_many(images, now=datetime.now(UTC))]
     spool = tmp_path / "outbox" / "spool" / f"{ids[1]:012d}.bin"
     spool.write_bytes(b"damaged" + spool.read_bytes()[7:])
@@ -57,7 +53,7 @@ def test_the_loop_delivers_what_arrives_survives_a_bad_callback_and_stops(
     worker = threading.Thread(target=up.run, args=(stop,), daemon=True)
     worker.start()
     try:
-        alert = new_item("alert", 1, 500, 0)
+        alert = item("alert", 1, 500)
         box.put(alert, now=datetime.now(UTC))  # arrives while the loop runs
         expected = sorted([images[0].key, images[2].key, alert.key])
         assert wait_until(lambda: target.list("raw/") == expected)
