@@ -140,7 +140,9 @@ def decompress(body: bytes) -> bytes:
 def read_batch(body: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Decode a batch object into (header, records) as JSON objects; ``ValueError`` if it is
     not one or is cut short. The records are not judged here (``read_signal_record`` does)."""
-    lines = decompress(body).decode("utf-8").splitlines()
+    lines = decompress(body).decode("utf-8").split("\n")  # not splitlines(): a record may
+    if lines[-1] == "":  # hold U+2028 or U+0085 unescaped (ensure_ascii=False), and those
+        lines.pop()  # split a line there
     header = json.loads(lines[0]) if lines else {}
     if (not isinstance(header, dict) or header.get("type") != HEADER_TYPE
             or header.get("count") != len(lines) - 1):

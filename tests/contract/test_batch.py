@@ -1,4 +1,4 @@
-"""The batch format's edges: what the writer and the reader refuse."""
+"""The batch format's edges: what the writer refuses, and lines that only look broken."""
 
 from __future__ import annotations
 
@@ -9,6 +9,16 @@ import pytest
 from fieldcontract.batch import BatchHeader, encode_line, read_batch, write_batch
 
 T = datetime(2025, 6, 1, 6, 0, tzinfo=UTC)
+
+
+def test_a_record_with_unicode_line_separators_reads_back_whole() -> None:
+    """Records are written with ``ensure_ascii=False``, so U+2028, U+2029 and U+0085 in a text
+    (a file name, a message) stay raw: they are not line ends of the batch (the reader used
+    ``splitlines()`` and cut such a record in two, rejecting the whole batch)."""
+    records = [{"ts": T.isoformat(), "message": "a\u2028b\u2029c\x85d\x1ce"}, {"i": 2}]
+    batch = write_batch("gh-7", [encode_line(r) for r in records], [T, T], "ndjson+gzip")
+    header, docs = read_batch(batch.data)
+    assert docs == records and header["count"] == 2
 
 
 def test_the_header_reads_back_and_goes_to_s3_as_text() -> None:
