@@ -31,20 +31,21 @@ from cloudjobs.release.keys import read_private_key
 from fieldagent.errors import FieldAgentError
 from fieldagent.inference.manifest import MANIFEST, read_manifest, sha256_of, verified_bytes
 from fieldagent.modelupdate.golden import DEFAULT_TOLERANCE, make_golden
-from fieldagent.modelupdate.manifest import (
+from fieldagent.modelupdate.signing import sign
+from fieldcontract.manifest import (
     GOLDEN_FILE,
     MANIFEST_KEY,
     SIGNATURE_KEY,
     Artifact,
     Golden,
     HealthSettings,
+    ManifestInvalid,
     ReleaseManifest,
     Rollout,
     parse_manifest,
     parse_version,
     release_prefix,
 )
-from fieldagent.modelupdate.signing import sign
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -191,12 +192,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             percent = 0.0 if args.halt else args.advance
             manifest = set_percent(channel, key, percent, now, expires_in)
+    except (ReleaseError, FieldAgentError, ManifestInvalid) as exc:  # before ValueError:
+        print(f"error: {exc}", file=sys.stderr)  # a bad channel manifest is a ValueError too
+        return 1
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (ReleaseError, FieldAgentError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     print(f"{channel.name}: {manifest.name} {manifest.version} at "
           f"{manifest.rollout.percent:g}% until {manifest.expires_at.isoformat()}")
     return 0

@@ -13,10 +13,10 @@ from fieldagent.config.secrets import SecretStore
 from fieldagent.config.site import SiteConfig
 from fieldagent.modelupdate.agent import build_updater
 from fieldagent.modelupdate.config import ModelUpdateConfig
-from fieldagent.modelupdate.manifest import parse_manifest
 from fieldagent.modelupdate.rollout import bucket
 from fieldagent.modelupdate.signing import public_key_b64, public_pem
 from fieldagent.modelupdate.store import ModelStore
+from fieldcontract.manifest import parse_manifest
 from tests.modelupdate.conftest import Clock, Setup
 
 

@@ -16,9 +16,9 @@ from fieldagent.inference.manifest import read_manifest, sha256_of
 from fieldagent.inference.session import packaged_model_dir
 from fieldagent.modelupdate.channel import ChannelReader, open_channel
 from fieldagent.modelupdate.golden import make_golden
-from fieldagent.modelupdate.manifest import MANIFEST_KEY, SIGNATURE_KEY
 from fieldagent.modelupdate.store import ModelStore, Trial, read_state
 from fieldagent.modelupdate.updater import ModelUpdater
+from fieldcontract.manifest import MANIFEST_KEY, SIGNATURE_KEY
 from tests.modelupdate.conftest import LIMITS, Setup, release_options
 
 PACKAGED = read_manifest(packaged_model_dir()).version

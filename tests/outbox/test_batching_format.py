@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from fieldagent.outbox import Item, Limits, SqliteOutbox
-from fieldagent.outbox.batching import SignalBatcher, read_batch
+from fieldagent.outbox.batching import SignalBatcher
 from fieldagent.outbox.records import RecordJournal
 from fieldagent.policy.model import BatchingPolicy
+from fieldcontract.batch import read_batch
 
 T0 = datetime(2026, 6, 1, 6, 0, tzinfo=UTC)
 

@@ -21,9 +21,9 @@ from fieldagent.policy import Policy, load_policy
 from fieldagent.policy.loader import validate_policy
 from fieldagent.uplink.breaker import CircuitBreaker
 from fieldagent.uplink.budget import ThroughputEstimator
-from fieldagent.uplink.keys import object_key
 from fieldagent.uplink.local import LocalTransport
 from fieldagent.uplink.uploader import StepResult, UplinkProblem, Uploader, UploaderSettings
+from fieldcontract.keys import object_key
 
 PRIORITY = {"alert": 0, "signals": 1, "heartbeat": 2, "model_report": 3, "image": 4}
 

@@ -16,9 +16,9 @@ import pytest
 from fieldagent.outbox import NewItem, SqliteOutbox
 from fieldagent.policy import Policy
 from fieldagent.policy.loader import validate_policy
-from fieldagent.uplink.keys import object_key
 from fieldagent.uplink.s3 import S3Transport
 from fieldagent.uplink.uploader import StepResult, UplinkProblem, Uploader, UploaderSettings
+from fieldcontract.keys import object_key
 from tests.support.seaweed import SeaweedS3
 
 S3Factory = Callable[..., S3Transport]

@@ -25,10 +25,10 @@ from fieldagent.outbox import NewItem, SqliteOutbox
 from fieldagent.policy import Policy
 from fieldagent.policy.loader import validate_policy
 from fieldagent.uplink.breaker import CircuitBreaker
-from fieldagent.uplink.keys import object_key
 from fieldagent.uplink.s3 import S3Options, S3Transport, make_client
 from fieldagent.uplink.transport import Timeouts, Transport
 from fieldagent.uplink.uploader import StepResult, Uploader, UploaderSettings
+from fieldcontract.keys import object_key
 from tests.support.motoserver import FaultyS3
 from tests.support.proxy import PoorLink
 from tests.support.seaweed import SeaweedS3

@@ -17,10 +17,10 @@ import pytest
 from fieldagent.outbox import Item, NewItem, SqliteOutbox
 from fieldagent.policy import Policy
 from fieldagent.policy.loader import validate_policy
-from fieldagent.uplink.keys import object_key
 from fieldagent.uplink.multipart import Progress
 from fieldagent.uplink.s3 import S3Transport
 from fieldagent.uplink.uploader import StepResult, Uploader, UploaderSettings
+from fieldcontract.keys import object_key
 from tests.support.proxy import PoorLink
 from tests.support.seaweed import SeaweedS3
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from fieldagent.outbox import NewItem, SqliteOutbox
 from fieldagent.policy.loader import validate_policy
-from fieldagent.uplink.keys import object_key
 from fieldagent.uplink.local import LocalTransport
 from fieldagent.uplink.uploader import UplinkProblem, Uploader, UploaderSettings
+from fieldcontract.keys import object_key
 
 
 def new_item(kind: str, n: int, size: int, priority: int) -> NewItem:
