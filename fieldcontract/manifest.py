@@ -4,7 +4,7 @@ A channel (a folder or an S3 prefix) looks like this::
 
     manifest.json                              the latest release (canonical JSON)
     manifest.json.sig                          its Ed25519 signature (``Signature`` below)
-    models/<name>/<version>/manifest.json      the model folder's own manifest
+    models/<name>/<version>/manifest.json      the model folder's own manifest (``FileEntry``)
     models/<name>/<version>/stress.int8.onnx   ... one object per file of the model folder
     models/<name>/<version>/golden.npz         golden vectors (fieldagent.modelupdate.golden)
 
@@ -40,6 +40,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from packaging.version import InvalidVersion, Version
@@ -83,6 +84,27 @@ def parse_version(text: str) -> Version:
 def canonical_json(obj: Any) -> bytes:
     """Sorted keys, no whitespace, UTF-8: the same object always gives the same bytes."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of a model folder as its own ``manifest.json`` lists it (``files.<variant>``):
+    the trainer writes it, the device checks the file against it before loading."""
+
+    file: str
+    sha256: str
+    bytes: int
+
+
+def sha256_of(data: bytes) -> str:
+    """Hex SHA-256 of bytes, as manifests record it."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_entry(path: Path) -> FileEntry:
+    """The manifest entry of a file as it is on disk now (used by the trainer)."""
+    data = path.read_bytes()
+    return FileEntry(file=path.name, sha256=sha256_of(data), bytes=len(data))
 
 
 def release_prefix(name: str, version: str) -> str:

@@ -19,9 +19,10 @@ from cloudjobs.training.calibration import auc
 from cloudjobs.training.evaluate import expected_calibration_error
 from cloudjobs.training.realeval import beats_colour
 from fieldagent.inference.config import ModelConfig
-from fieldagent.inference.manifest import MANIFEST, read_manifest
+from fieldagent.inference.manifest import read_manifest
 from fieldagent.inference.session import ModelOutput, StressModel, packaged_model_dir
 from fieldagent.synth import MODEL_CLASSES
+from fieldcontract.manifest import MODEL_MANIFEST
 
 FOLDER = lv.default_leaves_dir()
 MAX_ECE = 0.12  # the trainer measured the shipped model's ECE here; a regression goes past this
@@ -84,7 +85,7 @@ def test_most_held_out_real_leaves_get_an_answer() -> None:
 def test_the_manifest_reports_what_these_photos_give_and_gates_by_its_own_rule() -> None:
     """The card's figures are this model's: recomputed here, they match; and the colour gate
     is the rule applied to the recorded held-out crops (a retrain cannot claim more)."""
-    raw = json.loads((packaged_model_dir() / MANIFEST).read_text())
+    raw = json.loads((packaged_model_dir() / MODEL_MANIFEST).read_text())
     _, y, colour = held_out()
     recorded = raw["metrics"]["held_out_real"]["int8"]
     assert auc(1 - _probs(outputs("int8"))[:, 0], y != 0) == pytest.approx(
