@@ -235,9 +235,9 @@ def read_signal_record(doc: Any) -> SignalRecord:
     if not isinstance(doc, dict):
         raise ContractError("not a JSON object")
     kind = record_type(doc)
-    v.major(doc, "v", "record")
     if kind == ZoneRecord.TYPE:
         return ZoneRecord.from_json(doc)
     if kind == ImageRecord.TYPE:
         return ImageRecord.from_json(doc)
+    v.major(doc, "v", "record")  # a record of an unknown major says so, not "unknown type"
     raise ContractError(f"neither an image nor a zone record (type {kind!r})")
