@@ -59,7 +59,7 @@ def drop_removed(data: Mapping[str, Any], source: str,
         else:
             problems.append(format_problem(
                 source, removed.path, value, f"this key is gone: {removed.why}; delete the "
-                "line (the agent writes the version the cloud reads)", lines))
+                "line", lines))
     if problems:
         raise ConfigError(problems)
     return out
