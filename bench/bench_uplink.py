@@ -33,10 +33,10 @@ from pathlib import Path
 
 from fieldagent.outbox import NewItem, SqliteOutbox
 from fieldagent.policy.loader import validate_policy
-from fieldagent.uplink.keys import object_key
 from fieldagent.uplink.s3 import S3Options, S3Transport, make_client
 from fieldagent.uplink.transport import Timeouts
 from fieldagent.uplink.uploader import Uploader
+from fieldcontract.keys import object_key
 from tests.support.proxy import PoorLink
 from tests.support.seaweed import run_seaweed
 

@@ -30,10 +30,10 @@ from cloudjobs.training.probes import KINDS, non_plant_images
 from fieldagent.decode import decode
 from fieldagent.inference.abstain import UNKNOWN
 from fieldagent.inference.config import ModelConfig
-from fieldagent.inference.manifest import MANIFEST
 from fieldagent.inference.session import StressModel, packaged_model_dir
 from fieldagent.modelupdate.predict import judge_image
 from fieldagent.synth import MODEL_CLASSES
+from fieldcontract.manifest import MODEL_MANIFEST
 
 PROBE_SEED = 9909
 
@@ -89,7 +89,7 @@ def _agent_path(model: StressModel,
 
 def _loco() -> dict[str, Any]:
     """What the trainer measured with each crop held out, from the manifest."""
-    raw = json.loads((packaged_model_dir() / MANIFEST).read_text(encoding="utf-8"))
+    raw = json.loads((packaged_model_dir() / MODEL_MANIFEST).read_text(encoding="utf-8"))
     loco = raw.get("metrics", {}).get("leave_one_crop_out", {})
     return {c: {k: m.get(k) for k in ("auc_model", "auc_colour", "ece_calibrated", "abstained")}
             for c, m in loco.items()}

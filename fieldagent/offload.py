@@ -18,7 +18,7 @@ the model and the signals were computed at, so what an agronomist labels is what
 saw. Frames come from the original file with JPEG draft decoding, so a 16 MP reference frame
 never needs a full-resolution decode.
 
-Object keys are content-derived (``uplink.keys.object_key``), so handling the same image
+Object keys are content-derived (``fieldcontract.keys.object_key``), so handling the same image
 twice after a crash enqueues nothing new.
 """
 
@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,11 +45,18 @@ from fieldagent.outbox.records import ImageMark
 from fieldagent.pipeline import ImageResult
 from fieldagent.policy.model import Policy
 from fieldagent.policy.sampling import NO_OVERRIDES, ImageSampler, SampleDecision, SamplingOverrides
-from fieldagent.uplink.keys import object_key
+from fieldcontract import keys
+from fieldcontract.records import (
+    AlertRecord,
+    Heartbeat,
+    ImageRecord,
+    ModelReport,
+    SampleRef,
+    SignalRecord,
+    encode_document,
+)
 
 log = logging.getLogger(__name__)
-
-RECORD_SCHEMA = 1  # version of the image/zone records inside signal batches
 
 
 @dataclass(frozen=True)
@@ -150,7 +156,7 @@ class Offloader:
                 out.image_key = self._put("image", body, ".jpg", result.camera, when,
                                           content_type="image/jpeg",
                                           meta={"reason": decision.reason, "mode": decision.mode})
-        records = image_records(result, out, seen_at=when, ref=ref)
+        records = [r.to_json() for r in image_records(result, out, seen_at=when, ref=ref)]
         mark = None if ref is None else ImageMark(
             ref.ledger_key(result.camera), ref.sha256, result.camera, ref.file,
             "ok" if result.status == "ok" else (result.reason or "rejected"))
@@ -158,16 +164,15 @@ class Offloader:
         out.records = self.batcher.add(records, image=mark, checkpoint=state)
         return out
 
-    def put_json(self, kind: str, body: Mapping[str, Any], camera: str | None = None,
-                 when: datetime | None = None) -> str:
+    def put_json(self, kind: str, body: Mapping[str, Any] | Heartbeat | ModelReport,
+                 camera: str | None = None, when: datetime | None = None) -> str:
         """Enqueue a small JSON document (heartbeat, model report, ...); returns its key."""
-        data = json.dumps(body, sort_keys=True, default=str, separators=(",", ":")).encode()
-        return self._put(kind, data, ".json", camera, when or self._clock(),
+        doc = body if isinstance(body, Mapping) else body.to_json()
+        return self._put(kind, encode_document(doc), ".json", camera, when or self._clock(),
                          content_type="application/json")
 
     # -- internals ---------------------------------------------------------------------------
     def _alert(self, alert: Alert, result: ImageResult, *, is_raised: bool) -> AlertOut:
-        record = alert.to_dict()
         evidence = evidence_key = None
         ev = self.policy.sampling.alert_evidence
         if is_raised and ev.enabled and result.frame is not None:
@@ -177,20 +182,18 @@ class Offloader:
             evidence = encode(result, decision, zone=zone, source=None,
                               frame_max_side=self.policy.sampling.frame_max_side)
             evidence_key = self._put("alert", evidence, ".jpg", result.camera, alert.at,
-                                     key_kind="evidence", content_type="image/jpeg")
-            record["evidence"] = evidence_key
-        key = self.put_alert(alert, record)
+                                     key_kind=keys.EVIDENCE, content_type="image/jpeg")
+        key = self.put_alert(alert, alert.to_record(evidence=evidence_key))
         return AlertOut(alert, key, evidence, evidence_key)
 
-    def put_alert(self, alert: Alert, record: Mapping[str, Any] | None = None) -> str:
+    def put_alert(self, alert: Alert, record: AlertRecord | None = None) -> str:
         """Enqueue one alert transition under a key derived from its identity (the episode
         and the transition), not its wording: the same transition emitted again, after a
         crash or by a retry, lands on the same key and is stored once."""
-        body = json.dumps(dict(record or alert.to_dict()), sort_keys=True, default=str,
-                          separators=(",", ":")).encode()
-        identity = hashlib.sha256(f"{alert.key}|{alert.state}".encode()).hexdigest()
+        record = record or alert.to_record()
         camera = alert.camera if alert.camera != "-" else None
-        return self._put("alert", body, ".json", camera, alert.since, digest=identity,
+        return self._put("alert", encode_document(record.to_json()), ".json", camera,
+                         alert.since, digest=record.identity(),
                          content_type="application/json")
 
     def _random_zone(self, result: ImageResult) -> str | None:
@@ -207,7 +210,7 @@ class Offloader:
              meta: Mapping[str, Any] | None = None, digest: str | None = None) -> str:
         c = self.policy.klass(kind)
         now = self._clock()
-        key = object_key(key_kind or kind.replace("_", "-"), self.site, when,
+        key = keys.object_key(key_kind or kind.replace("_", "-"), self.site, when,
                          digest or hashlib.sha256(body).hexdigest(), suffix=suffix,
                          camera=camera)
         self.outbox.put(NewItem(kind, key, c.priority, now, now + timedelta(seconds=c.retention),
@@ -218,35 +221,36 @@ class Offloader:
 
 def image_records(result: ImageResult, out: Offloaded | None = None,
                   seen_at: datetime | None = None,
-                  ref: ImageRef | None = None) -> list[dict[str, Any]]:
+                  ref: ImageRef | None = None) -> list[SignalRecord]:
     """The records one image adds to the signal batches: an ``image`` record, then one
     ``zone`` record per region (signals at 4 significant digits, model output).
 
     Every record has a time: the capture time, else ``seen_at`` (when the agent took the
     file: an unreadable image has no EXIF time), so the cloud can always place it. With
     ``ref`` every record also names its image (``image_sha256``, ``file``)."""
-    ts = _iso(result.captured_at or seen_at)
-    named = {} if ref is None else {"image_sha256": ref.sha256, "file": ref.file}
-    image: dict[str, Any] = {"type": "image", "v": RECORD_SCHEMA, "ts": ts,
-                             "camera": result.camera, "status": result.status, **named}
+    when = result.captured_at or seen_at
+    if when is None:
+        raise ValueError(f"{result.image}: an image record needs a time; pass seen_at")
+    ts = when.astimezone(UTC)
+    named: dict[str, Any] = {} if ref is None else {"image_sha256": ref.sha256, "file": ref.file}
     if result.status != "ok" or result.quality is None or result.frame is None:
-        image.update(reason=result.reason, message=result.message)
-        return [image]
+        return [ImageRecord(ts=ts, camera=result.camera, status=result.status,
+                            reason=result.reason, message=result.message, **named)]
     q = result.quality
-    image.update(
-        ok=q.ok,
-        flags=[f.name for f in q.flags],
-        metrics=dict(q.metrics),
-        shift_px=[round(q.shift_xy[0], 2), round(q.shift_xy[1], 2)],
-        size=list(result.frame.full_size),
-        alerts=[a.rule for a in result.alerts if a.state == "raised"],
-    )
+    sample = None
     if out is not None and out.image_key:
         assert out.sample is not None
-        image["sample"] = {"key": out.image_key, "reason": out.sample.reason,
-                           "mode": out.sample.mode}
-    zones = [{"type": "zone", "v": RECORD_SCHEMA, "ts": ts, "camera": result.camera,
-              **named, **r.to_dict(result.frame.size)} for r in result.results]
+        sample = SampleRef(out.image_key, out.sample.reason, out.sample.mode)
+    image = ImageRecord(
+        ts=ts, camera=result.camera, status=result.status, **named,
+        ok=q.ok, flags=tuple(f.name for f in q.flags), metrics=dict(q.metrics),
+        shift_px=(round(q.shift_xy[0], 2), round(q.shift_xy[1], 2)),
+        size=(result.frame.full_size[0], result.frame.full_size[1]),
+        alerts=tuple(a.rule for a in result.alerts if a.state == "raised"),
+        sample=sample,
+    )
+    zones = [r.to_record(result.frame.size, ts=ts, camera=result.camera, **named)
+             for r in result.results]
     return [image, *zones]
 
 
@@ -302,7 +306,3 @@ def _box(result: ImageResult, zone: str | None) -> tuple[int, int, int, int]:
         return (0, 0, *result.frame.size)
     return (min(b[0] for b in boxes), min(b[1] for b in boxes),
             max(b[2] for b in boxes), max(b[3] for b in boxes))
-
-
-def _iso(when: datetime | None) -> str | None:
-    return when.astimezone(UTC).isoformat() if when else None

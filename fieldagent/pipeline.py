@@ -39,6 +39,7 @@ from fieldagent.roi.segment import segment_plants
 from fieldagent.signals.baseline import ZoneHistory
 from fieldagent.signals.compute import compute_signals
 from fieldagent.signals.light import FLAG_LIGHT, light_gate
+from fieldcontract.records import ZoneRecord
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +56,34 @@ class RoiResult:
     model: ModelOutput | None
 
     def to_dict(self, frame_size: tuple[int, int]) -> dict[str, Any]:
-        w, h = frame_size
-        x0, y0, x1, y1 = self.bbox
+        """The zone as ``fieldagent process`` prints it (the zone record's own fields)."""
         return {
             "id": self.id,
-            "bbox": [round(x0 / w, 4), round(y0 / h, 4), round(x1 / w, 4), round(y1 / h, 4)],
+            "bbox": list(self._relative_bbox(frame_size)),
             "trusted": self.trusted,
             "flags": list(self.flags),
-            "signals": {k: _compact(v) for k, v in self.signals.items()},
+            "signals": self._compact_signals(),
             "model": self.model.to_dict() if self.model else None,
         }
+
+    def to_record(self, frame_size: tuple[int, int], *, ts: datetime, camera: str,
+                  image_sha256: str | None = None, file: str | None = None) -> ZoneRecord:
+        """The zone record that crosses to the cloud: box as fractions of the frame,
+        signals at 4 significant digits, the model's output, the image it came from."""
+        return ZoneRecord(
+            ts=ts, camera=camera, id=self.id, bbox=self._relative_bbox(frame_size),
+            trusted=self.trusted, flags=tuple(self.flags), signals=self._compact_signals(),
+            model=self.model.to_record() if self.model else None,
+            image_sha256=image_sha256, file=file,
+        )
+
+    def _relative_bbox(self, frame_size: tuple[int, int]) -> tuple[float, ...]:
+        w, h = frame_size
+        x0, y0, x1, y1 = self.bbox
+        return (round(x0 / w, 4), round(y0 / h, 4), round(x1 / w, 4), round(y1 / h, 4))
+
+    def _compact_signals(self) -> dict[str, float | None]:
+        return {k: _compact(v) for k, v in self.signals.items()}
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ from cloudjobs.store import (
     store_from_args,
 )
 from fieldagent.errors import FieldAgentError
+from fieldcontract.keys import parse_raw_key
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +189,7 @@ def _read_chunk(store: ObjectStore, batch: list[ObjectInfo], threads: int) -> _C
 def _read_one(store: ObjectStore, info: ObjectInfo) -> Parsed | str | None:
     """Parsed rows, the reason it is malformed, or None if it vanished since the listing."""
     try:
-        raw = layout.parse_raw_key(info.key)
+        raw = parse_raw_key(info.key)
         body = None if raw.kind in BODYLESS_KINDS else store.get(info.key)
         return parse_object(raw, body, info.size)
     except ObjectNotFound:

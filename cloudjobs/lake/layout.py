@@ -1,4 +1,4 @@
-"""Where everything lives in the lake: the key scheme of raw, curated, rejected and state objects.
+"""Where everything lives in the lake: the key scheme of curated, rejected and state objects.
 
 ::
 
@@ -9,7 +9,8 @@
     state/ingest/site=<s>/log/<seq>.json                                      the commit log
     state/ingest/site=<s>/checkpoint/<seq>.parquet                            the log folded up
 
-One function per key kind, so no module formats a key by hand.
+One function per key kind, so no module formats a key by hand. The ``raw/`` keys are the
+agents' and the cloud's shared contract: ``fieldcontract.keys`` builds and parses them.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-RAW = "raw/"
+from fieldcontract.keys import NAME_PATTERN
+
 CURATED = "curated/"
 REJECTED = "rejected/"
 STAGING = "staging/"
@@ -29,54 +31,11 @@ MANIFEST = "_txn.json"
 DATASETS = ("signals", "quality", "alerts", "heartbeats", "images", "model_reports")
 """The curated datasets ``cloudjobs ingest`` writes (docs/lake.md lists their columns)."""
 
-_NAME = r"[a-z0-9][a-z0-9_-]{0,63}"
-_RAW_KEY = re.compile(
-    rf"raw/(?P<kind>[a-z][a-z0-9_-]{{0,31}})/site=(?P<site>{_NAME})/"
-    rf"date=(?P<date>\d{{4}}-\d{{2}}-\d{{2}})/(?:camera=(?P<camera>{_NAME})/)?"
-    r"(?P<hms>\d{6})-(?P<digest>[0-9a-f]{16})(?P<suffix>(?:\.[a-z0-9]{1,12}){1,3})"
-)
 _PART_KEY = re.compile(
-    rf"curated/(?P<dataset>[a-z][a-z0-9_]*)/site=(?P<site>{_NAME})/"
+    rf"curated/(?P<dataset>[a-z][a-z0-9_]*)/site=(?P<site>{NAME_PATTERN})/"
     r"date=(?P<date>\d{4}-\d{2}-\d{2})/part-(?P<txn>[0-9A-Za-z-]+)\.parquet"
 )
 _TXN = re.compile(r"(?P<stamp>\d{8}T\d{6}Z)-[0-9a-f]{8}")
-
-
-@dataclass(frozen=True)
-class RawKey:
-    """The parts of a raw object key (``fieldagent.uplink.keys.object_key``)."""
-
-    key: str
-    kind: str
-    site: str
-    date: str
-    camera: str | None
-    hms: str
-    suffix: str
-
-    @property
-    def when(self) -> datetime:
-        """The UTC time the key carries (capture or creation time, to the second)."""
-        return datetime.strptime(f"{self.date}T{self.hms}", "%Y-%m-%dT%H%M%S").replace(tzinfo=UTC)
-
-
-def parse_raw_key(key: str) -> RawKey:
-    """Split a raw key into its parts; ``ValueError`` (saying why) if it is not one."""
-    m = _RAW_KEY.fullmatch(key)
-    if m is None:
-        raise ValueError(f"key {key!r} is not in the raw key scheme "
-                         "raw/<kind>/site=<site>/date=<YYYY-MM-DD>/[camera=<camera>/]"
-                         "<HHMMSS>-<digest16><suffix>")
-    raw = RawKey(key, m["kind"], m["site"], m["date"], m["camera"], m["hms"], m["suffix"])
-    try:
-        raw.when  # noqa: B018 - validates the date and time fields
-    except ValueError as exc:
-        raise ValueError(f"key {key!r} carries an impossible date or time ({exc})") from exc
-    return raw
-
-
-def raw_site_prefix(kind: str, site: str) -> str:
-    return f"{RAW}{kind}/site={site}/"
 
 
 def partition_prefix(dataset: str, site: str, day: str) -> str:

@@ -12,6 +12,11 @@ What each raw kind becomes (docs/lake.md):
   ``model-report`` JSON: one ``model_reports`` row;
 * ``image`` and ``evidence`` JPEGs: one ``images`` row each, from the key and the listed
   size, without downloading the image.
+
+Keys, the batch format and the records are read with the agents' own definitions
+(``fieldcontract``); this module only turns records into rows and columns. A batch whose
+``schema_version`` has no reader here (``fieldcontract.version.READABLE_MAJORS``) is set
+aside whole, never half-read.
 """
 
 from __future__ import annotations
@@ -21,19 +26,27 @@ import math
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from cloudjobs.lake.layout import RawKey, day_of
+from cloudjobs.lake.layout import day_of
 from cloudjobs.lake.schema import SPECS, column_name
-from fieldagent.outbox.batching import read_batch
+from fieldcontract import keys
+from fieldcontract.batch import read_batch
+from fieldcontract.errors import ContractError
+from fieldcontract.keys import RawKey
+from fieldcontract.records import (
+    AlertRecord,
+    Heartbeat,
+    ImageRecord,
+    ModelReport,
+    ZoneRecord,
+    decode_document,
+    read_signal_record,
+)
+from fieldcontract.version import READABLE_MAJORS
 
-SUPPORTED_BATCH_VERSIONS = frozenset({1})
-"""Signal batch ``schema_version`` values this ingest understands; others are rejected
-(kept in ``rejected/``) until the ingest learns them, never half-read."""
-
-SUPPORTED_RECORD_VERSIONS = frozenset({1})
-BODYLESS_KINDS = frozenset({"image", "evidence"})
+BODYLESS_KINDS = frozenset(keys.IMAGE_KINDS)
+Number = int | float
 
 
 class Malformed(ValueError):
@@ -67,7 +80,10 @@ def parse_object(raw: RawKey, body: bytes | None, size: int) -> Parsed:
         raise Malformed(f"raw kind {raw.kind!r} is not one this ingest knows")
     if body is None:
         raise Malformed("the object's content was not read")
-    return parser(raw, body)
+    try:
+        return parser(raw, body)
+    except ContractError as exc:  # the contract's reader said what is wrong with it
+        raise Malformed(str(exc)) from exc
 
 
 # -- signal batches ---------------------------------------------------------------------
@@ -79,9 +95,9 @@ def _signals(raw: RawKey, body: bytes) -> Parsed:
     except (ValueError, OSError, EOFError, zlib.error, UnicodeDecodeError) as exc:
         raise Malformed(f"not a readable signal batch: {exc}") from exc
     version = header.get("schema_version")
-    if version not in SUPPORTED_BATCH_VERSIONS:
+    if version not in READABLE_MAJORS:
         raise Malformed(f"signal batch schema_version {version!r} is not supported "
-                        f"(this ingest reads {sorted(SUPPORTED_BATCH_VERSIONS)}); "
+                        f"(this ingest reads {sorted(READABLE_MAJORS)}); "
                         "it stays in raw/ (a copy is in rejected/) for an ingest that can read it")
     if header.get("site") != raw.site:
         raise Malformed(f"the batch header names site {header.get('site')!r} but the key "
@@ -90,153 +106,117 @@ def _signals(raw: RawKey, body: bytes) -> Parsed:
     for number, record in enumerate(records, start=1):
         try:
             _record(record, raw.key, out)
-        except (Malformed, KeyError, TypeError, ValueError) as exc:
-            raise Malformed(f"record {number} of {len(records)}: {_describe(exc)}") from exc
+        except (ValueError, KeyError, TypeError) as exc:  # Malformed, ContractError ...
+            raise Malformed(f"record {number} of {len(records)}: {exc}") from exc
     return out
 
 
-def _record(record: Any, batch_key: str, out: Parsed) -> None:
-    if not isinstance(record, dict):
-        raise Malformed("not a JSON object")
-    kind = record.get("type") or ("zone" if "id" in record and "signals" in record else None)
-    if record.get("v", 1) not in SUPPORTED_RECORD_VERSIONS:
-        raise Malformed(f"record version v={record.get('v')!r} is not supported")
-    if kind == "zone":
+def _record(doc: Any, batch_key: str, out: Parsed) -> None:
+    record = read_signal_record(doc)
+    if isinstance(record, ZoneRecord):
         values = _zone(record)
         dataset = "signals"
-    elif kind == "image":
+    else:
         values = _image_record(record, out)
         dataset = "quality"
-    else:
-        raise Malformed(f"neither an image nor a zone record (type {kind!r})")
     values["batch_key"] = batch_key
     out.rows.append(Row(dataset, day_of(values["ts"]), values))
 
 
-def _zone(r: Mapping[str, Any]) -> dict[str, Any]:
-    model = r.get("model") or {}
-    if not isinstance(model, dict):
-        raise Malformed("'model' is not an object")
+def _zone(r: ZoneRecord) -> dict[str, Any]:
+    model = r.model
     values: dict[str, Any] = {
-        "ts": _time(r, "ts"), "camera": _text(r, "camera"), "zone": _text(r, "id"),
-        "trusted": _bool(r.get("trusted")), "flags": _flags(r.get("flags")),
-        "model_label": _opt_text(model.get("label")),
-        "model_confidence": _number(model.get("confidence"), "model.confidence"),
-        "model_entropy": _number(model.get("entropy"), "model.entropy"),
-        "model_version": _opt_text(model.get("model_version")),
-        **_image_ref(r),
+        "ts": r.ts, "camera": r.camera, "zone": r.id, "trusted": r.trusted,
+        "flags": list(r.flags),
+        "model_label": model.label if model else None,
+        "model_confidence": _float(model.confidence) if model else None,
+        "model_entropy": _float(model.entropy) if model else None,
+        "model_version": model.model_version if model else None,
+        "image_sha256": r.image_sha256, "file": r.file,
     }
-    values.update(_open_numbers(r.get("signals"), "signals", "", SPECS["signals"].fixed))
+    values.update(_open_numbers(r.signals, "signals", "", SPECS["signals"].fixed))
     return values
 
 
-def _image_record(r: Mapping[str, Any], out: Parsed) -> dict[str, Any]:
-    shift = r.get("shift_px") or [None, None]
-    size = r.get("size") or [None, None]
-    sample = r.get("sample") or {}
-    if not (isinstance(shift, list) and isinstance(size, list) and isinstance(sample, dict)):
-        raise Malformed("'shift_px', 'size' or 'sample' has the wrong shape")
+def _image_record(r: ImageRecord, out: Parsed) -> dict[str, Any]:
+    shift = r.shift_px or (None, None)
+    size = r.size or (None, None)
+    sample = r.sample
     values: dict[str, Any] = {
-        "ts": _time(r, "ts"), "camera": _text(r, "camera"), "status": _text(r, "status"),
-        "reason": _opt_text(r.get("reason")), "ok": _bool(r.get("ok")),
-        "flags": _flags(r.get("flags")),
-        "shift_x": _number(shift[0], "shift_px"), "shift_y": _number(shift[1], "shift_px"),
-        "width": _int(size[0], "size"), "height": _int(size[1], "size"),
-        "sample_key": _opt_text(sample.get("key")),
-        "sample_reason": _opt_text(sample.get("reason")),
-        **_image_ref(r),
+        "ts": r.ts, "camera": r.camera, "status": r.status, "reason": r.reason, "ok": r.ok,
+        "flags": list(r.flags),
+        "shift_x": _float(shift[0]), "shift_y": _float(shift[1]),
+        "width": _int(size[0]), "height": _int(size[1]),
+        "sample_key": sample.key if sample else None,
+        "sample_reason": sample.reason if sample else None,
+        "image_sha256": r.image_sha256, "file": r.file,
     }
-    values.update(_open_numbers(r.get("metrics"), "metrics", "q_", SPECS["quality"].fixed))
-    if values["sample_key"]:
-        out.samples[values["sample_key"]] = (values["sample_reason"],
-                                             _opt_text(sample.get("mode")))
+    values.update(_open_numbers(r.metrics, "metrics", "q_", SPECS["quality"].fixed))
+    if sample is not None and sample.key:
+        out.samples[sample.key] = (sample.reason, sample.mode)
     return values
-
-
-def _image_ref(r: Mapping[str, Any]) -> dict[str, Any]:
-    """Which image a record came from (agents before 0.2 did not say: null)."""
-    return {"image_sha256": _opt_text(r.get("image_sha256")), "file": _opt_text(r.get("file"))}
 
 
 # -- JSON documents ---------------------------------------------------------------------
 
 
 def _document(raw: RawKey, body: bytes, what: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Malformed(f"not JSON ({exc}), so not {what}") from exc
-    if not isinstance(doc, dict):
-        raise Malformed(f"JSON {type(doc).__name__}, not an object, so not {what}")
+    doc = decode_document(body, what)
     if "site" in doc and doc["site"] != raw.site:
         raise Malformed(f"the document names site {doc['site']!r} but the key is under "
                         f"site={raw.site}")
     return doc
 
 
-_ALERT_FIELDS = ("camera", "zone", "rule", "state", "severity", "at", "since", "key")
-
-
 def _alert(raw: RawKey, body: bytes) -> Parsed:
-    doc = _document(raw, body, "an alert")
-    if missing := [k for k in _ALERT_FIELDS if doc.get(k) in (None, "")]:
-        raise Malformed(f"not an alert: missing {', '.join(missing)}")
-    why = doc.get("why") or {}
-    at = _time(doc, "at")
+    alert = AlertRecord.from_json(_document(raw, body, "an alert"))
     values = {
-        "at": at, "since": _time(doc, "since"), "camera": _text(doc, "camera"),
-        "zone": _text(doc, "zone"), "rule": _text(doc, "rule"), "state": _text(doc, "state"),
-        "severity": _text(doc, "severity"), "what": _opt_text(doc.get("what")),
-        "message": _opt_text(doc.get("message")), "episode": _text(doc, "key"),
-        "evidence_key": _opt_text(doc.get("evidence")),
-        "why": json.dumps(why, sort_keys=True), "object_key": raw.key,
+        "at": alert.at, "since": alert.since, "camera": alert.camera, "zone": alert.zone,
+        "rule": alert.rule, "state": alert.state, "severity": alert.severity,
+        "what": alert.what, "message": alert.message, "episode": alert.key,
+        "evidence_key": alert.evidence,
+        "why": json.dumps(alert.why, sort_keys=True), "object_key": raw.key,
     }
-    return Parsed([Row("alerts", day_of(at), values)])
-
-
-_HEARTBEAT_TEXT = ("device", "agent_version", "model_version")
+    return Parsed([Row("alerts", day_of(alert.at), values)])
 
 
 def _heartbeat(raw: RawKey, body: bytes) -> Parsed:
     doc = _document(raw, body, "a heartbeat")
-    if "at" not in doc:
-        raise Malformed("not a heartbeat: no 'at' time")
+    beat = Heartbeat.from_json(doc)
     values: dict[str, Any] = {
-        "at": _time(doc, "at"), **{k: _opt_text(doc.get(k)) for k in _HEARTBEAT_TEXT},
+        "at": beat.at, "device": beat.device, "agent_version": beat.agent_version,
+        "model_version": beat.model_version,
         "raw": json.dumps(doc, sort_keys=True), "object_key": raw.key,
     }
     fixed = SPECS["heartbeats"].fixed - {"uptime_s"}
     values.update(_flatten(doc, "", fixed))
-    return Parsed([Row("heartbeats", day_of(values["at"]), values)])
+    return Parsed([Row("heartbeats", day_of(beat.at), values)])
 
 
 def _model_report(raw: RawKey, body: bytes) -> Parsed:
     doc = _document(raw, body, "a model report")
-    if "at" not in doc:
-        raise Malformed("not a model report: no 'at' time")
-    at = _time(doc, "at")
+    report = ModelReport.from_json(doc)
     values = {
-        "at": at, "event": _opt_text(doc.get("event")),
-        "version": _opt_text(doc.get("version")), "reason": _opt_text(doc.get("reason")),
-        "raw": json.dumps(doc, sort_keys=True), "object_key": raw.key,
+        "at": report.at, "event": report.event, "version": report.version,
+        "reason": report.reason, "raw": json.dumps(doc, sort_keys=True), "object_key": raw.key,
     }
-    return Parsed([Row("model_reports", day_of(at), values)])
+    return Parsed([Row("model_reports", day_of(report.at), values)])
 
 
 def _image(raw: RawKey, size: int) -> Parsed:
     values = {
         "ts": raw.when, "camera": raw.camera, "kind": raw.kind, "key": raw.key,
-        "reason": "alert_evidence" if raw.kind == "evidence" else None, "mode": None,
+        "reason": "alert_evidence" if raw.kind == keys.EVIDENCE else None, "mode": None,
         "bytes": size,
     }
     return Parsed([Row("images", raw.date, values)])
 
 
 PARSERS: dict[str, Callable[[RawKey, bytes], Parsed]] = {
-    "signals": _signals,
-    "alert": _alert,
-    "heartbeat": _heartbeat,
-    "model-report": _model_report,
+    keys.SIGNALS: _signals,
+    keys.ALERT: _alert,
+    keys.HEARTBEAT: _heartbeat,
+    keys.MODEL_REPORT: _model_report,
 }
 """Raw kinds whose content is read."""
 
@@ -247,69 +227,24 @@ KNOWN_KINDS = frozenset(PARSERS) | BODYLESS_KINDS
 # -- values -----------------------------------------------------------------------------
 
 
-def _time(doc: Mapping[str, Any], key: str) -> datetime:
-    value = doc.get(key)
-    if not isinstance(value, str):
-        raise Malformed(f"{key!r} is {value!r}, not an ISO 8601 time")
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise Malformed(f"{key!r} is {value!r}, not an ISO 8601 time") from exc
-    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+def _float(value: Number | None) -> float | None:
+    return None if value is None else float(value)
 
 
-def _text(doc: Mapping[str, Any], key: str) -> str:
-    value = doc.get(key)
-    if not isinstance(value, str) or not value:
-        raise Malformed(f"{key!r} is {value!r}, not a non-empty string")
-    return value
-
-
-def _opt_text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _bool(value: Any) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    raise Malformed(f"{value!r} is not true or false")
-
-
-def _flags(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise Malformed(f"flags {value!r} is not a list of names")
-    return value
-
-
-def _number(value: Any, what: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise Malformed(f"{what} value {value!r} is not a number")
-    return float(value) if math.isfinite(value) else None
-
-
-def _int(value: Any, what: str) -> int | None:
-    number = _number(value, what)
-    return None if number is None else int(number)
+def _int(value: Number | None) -> int | None:
+    return None if value is None else int(value)
 
 
 def _open_numbers(
-    values: Any, what: str, prefix: str, fixed: frozenset[str]
+    values: Mapping[str, Number | None], what: str, prefix: str, fixed: frozenset[str]
 ) -> dict[str, float | None]:
     """``{name: number}`` as open-ended columns (``prefix + name``)."""
-    if values is None:
-        return {}
-    if not isinstance(values, dict):
-        raise Malformed(f"{what!r} is not an object of name: number")
     out: dict[str, float | None] = {}
     for name, value in values.items():
         column = column_name(str(name), prefix)
         if column is None or column in fixed:
             raise Malformed(f"{what} name {name!r} cannot be a column name")
-        out[column] = _number(value, f"{what}.{name}")
+        out[column] = _float(value)
     return out
 
 
@@ -327,9 +262,3 @@ def _flatten(doc: Mapping[str, Any], prefix: str, fixed: frozenset[str]) -> dict
             if column and column not in fixed and math.isfinite(value):
                 out.setdefault(column, float(value))
     return out
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, KeyError):
-        return f"missing field {exc}"
-    return str(exc)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
@@ -112,6 +113,7 @@ SPECS: dict[str, DatasetSpec] = {
 }
 
 
+@lru_cache(maxsize=4096)  # the same few dozen names come in every record of every batch
 def column_name(name: str, prefix: str = "") -> str | None:
     """An open-ended column's name: lower case, ``[a-z0-9_]``; None if nothing usable
     remains (the value then lives only in the row's raw JSON)."""

@@ -6,22 +6,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from cloudjobs.lake import layout
 from cloudjobs.lake.parse import KNOWN_KINDS
 from cloudjobs.store import ObjectInfo, ObjectStore
+from fieldcontract import keys
 
 
 def raw_kinds(store: ObjectStore) -> list[str]:
     """Every kind folder under ``raw/``."""
-    return [d[len(layout.RAW):].rstrip("/") for d in store.list_dirs(layout.RAW)]
+    return [d[len(keys.RAW):].rstrip("/") for d in store.list_dirs(keys.RAW)]
 
 
 def discover_sites(store: ObjectStore) -> list[str]:
     """Sites with raw objects of any kind (from ``raw/<kind>/site=<s>/`` folders)."""
     sites: set[str] = set()
     for kind in raw_kinds(store):
-        prefix = f"{layout.RAW}{kind}/site="
-        for folder in store.list_dirs(f"{layout.RAW}{kind}/"):
+        prefix = f"{keys.kind_prefix(kind)}site="
+        for folder in store.list_dirs(keys.kind_prefix(kind)):
             if folder.startswith(prefix):
                 sites.add(folder[len(prefix):].rstrip("/"))
     return sorted(sites)
@@ -46,7 +46,7 @@ def list_raw(store: ObjectStore, site: str, since: date | None = None) -> RawLis
 def _list_kind(
     store: ObjectStore, kind: str, site: str, since: date | None
 ) -> Iterator[ObjectInfo]:
-    prefix = layout.raw_site_prefix(kind, site)
+    prefix = keys.site_prefix(kind, site)
     if since is None:
         yield from store.list(prefix)
         return

@@ -29,22 +29,25 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cloudjobs.release.channel import ChannelWriter, ReleaseError
 from cloudjobs.release.keys import read_private_key
 from fieldagent.errors import FieldAgentError
-from fieldagent.inference.manifest import MANIFEST, read_manifest, sha256_of, verified_bytes
+from fieldagent.inference.manifest import read_manifest, verified_bytes
 from fieldagent.modelupdate.golden import DEFAULT_TOLERANCE, make_golden
-from fieldagent.modelupdate.manifest import (
+from fieldagent.modelupdate.signing import sign
+from fieldcontract.manifest import (
     GOLDEN_FILE,
     MANIFEST_KEY,
+    MODEL_MANIFEST,
     SIGNATURE_KEY,
     Artifact,
     Golden,
     HealthSettings,
+    ManifestInvalid,
     ReleaseManifest,
     Rollout,
     parse_manifest,
     parse_version,
     release_prefix,
+    sha256_of,
 )
-from fieldagent.modelupdate.signing import sign
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -99,7 +102,7 @@ def publish_release(channel: ChannelWriter, key: Ed25519PrivateKey, model_dir: P
         raise ReleaseError(f"{channel.name} already carries {latest.name} {latest.version}, "
                            f"newer than {version}: devices would refuse it as older")
     prefix = release_prefix(model.name, version)
-    files = {MANIFEST: (model_dir / MANIFEST).read_bytes()}
+    files = {MODEL_MANIFEST: (model_dir / MODEL_MANIFEST).read_bytes()}
     for entry in model.files.values():
         files[entry.file] = verified_bytes(model_dir / entry.file, entry.sha256)
     artifacts = [_upload(channel, f"{prefix}/{name}", data, name) for name, data in files.items()]
@@ -191,12 +194,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             percent = 0.0 if args.halt else args.advance
             manifest = set_percent(channel, key, percent, now, expires_in)
+    except (ReleaseError, FieldAgentError, ManifestInvalid) as exc:  # before ValueError:
+        print(f"error: {exc}", file=sys.stderr)  # a bad channel manifest is a ValueError too
+        return 1
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except (ReleaseError, FieldAgentError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     print(f"{channel.name}: {manifest.name} {manifest.version} at "
           f"{manifest.rollout.percent:g}% until {manifest.expires_at.isoformat()}")
     return 0

@@ -26,7 +26,7 @@ from cloudjobs.report.html import Page, render
 from cloudjobs.report.summary import summary_lines
 from cloudjobs.report.views import LakeLocation, open_lake
 from cloudjobs.store import StoreError, add_store_arguments, store_from_args
-from fieldagent.uplink.keys import check_name
+from fieldcontract.keys import check_name
 
 DEFAULT_DAYS = 14
 SILENT_AFTER = timedelta(hours=2)  # 12 missed heartbeats at the default 10-minute interval

@@ -18,8 +18,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from fieldagent.inference.manifest import MANIFEST, file_entry
 from fieldagent.inference.preprocess import INPUT_SIZE
+from fieldcontract.manifest import MODEL_MANIFEST, file_entry
 
 FP32_FILE, INT8_FILE = "stress.fp32.onnx", "stress.int8.onnx"
 MODEL_FILES = {"fp32": FP32_FILE, "int8": INT8_FILE}
@@ -46,11 +46,11 @@ def file_entries(folder: Path) -> dict[str, dict[str, Any]]:
 def write_manifest(work: Path, content: dict[str, Any]) -> None:
     """Add sha256 and size of each model file and write ``manifest.json``."""
     text = json.dumps({**content, "files": file_entries(work)}, indent=2) + "\n"
-    (work / MANIFEST).write_text(text, encoding="utf-8")
+    (work / MODEL_MANIFEST).write_text(text, encoding="utf-8")
 
 
 def publish(work: Path, out: Path,
-            names: Iterable[str] = (FP32_FILE, INT8_FILE, MANIFEST)) -> None:
+            names: Iterable[str] = (FP32_FILE, INT8_FILE, MODEL_MANIFEST)) -> None:
     """Copy ``names`` from ``work`` into ``out`` in order, each through a temporary name.
 
     Callers list the manifest last (readers trust it last).

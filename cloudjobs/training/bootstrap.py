@@ -54,9 +54,9 @@ from cloudjobs.training.realeval import beats_colour
 from cloudjobs.training.stress_card import CARD_FILE, RELIABILITY_FILE, write_card
 from cloudjobs.training.train import TrainConfig
 from cloudjobs.training.variants import compare_on_real
-from fieldagent.inference.manifest import MANIFEST
 from fieldagent.inference.preprocess import INPUT_SIZE
 from fieldagent.synth import MODEL_CLASSES
+from fieldcontract.manifest import MODEL_MANIFEST
 
 EXIT_REFUSED = 3
 OUTPUTS = ("logits", "features")
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         content = manifest(real, synth, final, loco, variants, overrides, training)
         write_manifest(work, content)
         write_card(work, content)
-        publish(work, args.out, (FP32_FILE, INT8_FILE, RELIABILITY_FILE, CARD_FILE, MANIFEST))
+        publish(work, args.out, (FP32_FILE, INT8_FILE, RELIABILITY_FILE, CARD_FILE, MODEL_MANIFEST))
     _report(args.out, loco, variants, overrides)
     return 0
 
@@ -264,7 +264,7 @@ def _report(out: Path, loco: dict[str, dict[str, Any]], variants: dict[str, Any]
         _say(f"{variant} on real held-out photos: accuracy {m['accuracy']:.4f}, AUC "
              f"{m['auc_model']} (colour {m['auc_colour']}), {m['bytes'] / 1024:.0f} KiB")
     _say(f"may override the colour signals: {overrides}")
-    _say(f"wrote {FP32_FILE}, {INT8_FILE}, {CARD_FILE} and {MANIFEST} to {out}")
+    _say(f"wrote {FP32_FILE}, {INT8_FILE}, {CARD_FILE} and {MODEL_MANIFEST} to {out}")
 
 
 def _say(message: str) -> None:

@@ -1,6 +1,6 @@
 """The images the sites uploaded, as found in a local copy of the lake (or its bucket root).
 
-Keys follow the contract of ``fieldagent/uplink/keys.py``::
+Keys follow the contract's raw key scheme (``fieldcontract.keys``)::
 
     raw/image/site=<site>/date=<YYYY-MM-DD>/camera=<camera>/<HHMMSS>-<digest16>.jpg
     raw/evidence/site=<site>/date=<YYYY-MM-DD>/camera=<camera>/<HHMMSS>-<digest16>.jpg
@@ -14,20 +14,13 @@ the lake folder, so the labels file can quote keys exactly as the ``images`` dat
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from cloudjobs.training.errors import TrainingError
+from fieldcontract import keys
 
 log = logging.getLogger(__name__)
-
-IMAGE_KINDS = ("image", "evidence")
-_NAME = r"[a-z0-9][a-z0-9_-]{0,63}"
-IMAGE_KEY = re.compile(
-    rf"raw/(?P<kind>image|evidence)/site=(?P<site>{_NAME})/date=(?P<date>\d{{4}}-\d{{2}}-\d{{2}})/"
-    rf"(?:camera=(?P<camera>{_NAME})/)?[^/.][^/]*\.(?:jpg|jpeg|png)"  # no hidden files
-)
 
 
 @dataclass(frozen=True)
@@ -43,11 +36,15 @@ class LakeImage:
 
 
 def parse_key(key: str, path: Path) -> LakeImage | None:
-    """The image a key names, or None when the key is not an image key of the contract."""
-    match = IMAGE_KEY.fullmatch(key)
-    if match is None:
+    """The image a key names, or None when the key is not an image key of the contract
+    (the ingest's ``images`` dataset lists exactly these keys)."""
+    try:
+        raw = keys.parse_raw_key(key)
+    except ValueError:
         return None
-    return LakeImage(key, path, match["kind"], match["site"], match["date"], match["camera"])
+    if not raw.is_image:
+        return None
+    return LakeImage(key, path, raw.kind, raw.site, raw.date, raw.camera)
 
 
 def list_images(root: Path) -> list[LakeImage]:
@@ -64,7 +61,7 @@ def list_images(root: Path) -> list[LakeImage]:
         raise TrainingError(f"{root}: no raw/ folder in it; pass --lake the folder whose raw/ "
                             "holds image/ and evidence/ (the bucket root or prefix)")
     images = []
-    for kind in IMAGE_KINDS:
+    for kind in keys.IMAGE_KINDS:
         for path in sorted((root / "raw" / kind).rglob("*")):
             if not path.is_file():
                 continue

@@ -46,9 +46,9 @@ from cloudjobs.training.lake import list_images
 from cloudjobs.training.model import StressNet, count_parameters
 from cloudjobs.training.quantize import quantize_int8
 from cloudjobs.training.train import TrainConfig, TrainResult, train
-from fieldagent.inference.manifest import MANIFEST
 from fieldagent.inference.preprocess import INPUT_SIZE
 from fieldagent.synth import MODEL_CLASSES
+from fieldcontract.manifest import MODEL_MANIFEST
 
 log = logging.getLogger(__name__)
 
@@ -146,10 +146,10 @@ def run(args: argparse.Namespace, clock: Clock) -> int:
             (work / REFUSED).write_text(refusal + "\n", encoding="utf-8")
             publish(work, args.out, [*names, REFUSED])
             print(f"error: {refusal}; wrote {REFUSED} and the model card to {args.out}, "
-                  f"no {MANIFEST}", file=sys.stderr)
+                  f"no {MODEL_MANIFEST}", file=sys.stderr)
             return EXIT_REFUSED
         write_manifest(work, _manifest(inputs))
-        publish(work, args.out, [*names, MANIFEST])
+        publish(work, args.out, [*names, MODEL_MANIFEST])
     _report(args.out, metrics)
     return 0
 
@@ -223,7 +223,7 @@ def _report(out: Path, metrics: dict[str, dict[str, Any]]) -> None:
     for variant, m in metrics.items():
         log.info("%s: held-out accuracy %.4f, ECE %.4f, %.0f KiB, %.3f ms/crop", variant,
                  m["accuracy"], m["ece_10_bins"], m["bytes"] / 1024, m["latency_ms_batch1"])
-    log.info("wrote %s, %s, %s and %s to %s", FP32_FILE, INT8_FILE, CARD_MD, MANIFEST, out)
+    log.info("wrote %s, %s, %s and %s to %s", FP32_FILE, INT8_FILE, CARD_MD, MODEL_MANIFEST, out)
 
 
 if __name__ == "__main__":

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any, Literal
 
 from fieldagent.alerts.config import AlertRule
+from fieldcontract.records import AlertRecord
 
 CAMERA_LEVEL = "-"  # the zone id used for camera-wide observations (quality flags)
 
@@ -52,10 +53,17 @@ class Alert:
         """Stable id of the episode: the same for its 'raised' and its 'resolved'."""
         return f"{self.site}/{self.camera}/{self.zone}/{self.rule}/{self.since.isoformat()}"
 
+    def to_record(self, evidence: str | None = None) -> AlertRecord:
+        """The alert as it crosses to the cloud; ``evidence`` is its evidence image's key."""
+        return AlertRecord(
+            site=self.site, camera=self.camera, zone=self.zone, rule=self.rule,
+            state=self.state, severity=self.severity, what=self.what, why=dict(self.why),
+            at=self.at, since=self.since, message=self.message, key=self.key,
+            evidence=evidence)
+
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["at"], d["since"], d["key"] = self.at.isoformat(), self.since.isoformat(), self.key
-        return d
+        """JSON-ready: the record's JSON (the sinks store and send the same)."""
+        return self.to_record().to_json()
 
 
 @dataclass

@@ -32,7 +32,7 @@ from fieldagent.service.config import ServiceConfig
 from fieldagent.signals.config import SignalsConfig
 from fieldagent.sources.config import SourcesConfig
 from fieldagent.telemetry.config import TelemetryConfig
-from fieldagent.uplink.keys import check_name
+from fieldcontract.keys import check_name
 
 
 def _check_id(kind: str, value: str) -> str:

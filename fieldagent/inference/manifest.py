@@ -2,11 +2,11 @@
 
 ``manifest.json`` is written by ``cloudjobs train-bootstrap``. The agent reads only the
 fields it needs to run the model; the rest (training seeds, metrics) is there for people.
+Its file entries (``FileEntry``) are the contract's (``fieldcontract.manifest``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,18 +14,9 @@ from typing import Any
 
 from fieldagent.inference.abstain import Abstention
 from fieldagent.inference.errors import ModelError
+from fieldcontract.manifest import MODEL_MANIFEST, FileEntry, sha256_of
 
-MANIFEST = "manifest.json"
 RETRAIN = "re-run `cloudjobs train-bootstrap --out {folder}` or reinstall fieldagent"
-
-
-@dataclass(frozen=True)
-class FileEntry:
-    """One model file as the manifest records it."""
-
-    file: str
-    sha256: str
-    bytes: int
 
 
 @dataclass(frozen=True)
@@ -56,20 +47,9 @@ class Manifest:
         return wanted
 
 
-def sha256_of(data: bytes) -> str:
-    """Hex sha256 of bytes."""
-    return hashlib.sha256(data).hexdigest()
-
-
-def file_entry(path: Path) -> FileEntry:
-    """The manifest entry of a file as it is on disk now (used by the trainer)."""
-    data = path.read_bytes()
-    return FileEntry(file=path.name, sha256=sha256_of(data), bytes=len(data))
-
-
 def read_manifest(folder: Path) -> Manifest:
     """Parse ``folder/manifest.json``; any problem is a ``ModelError`` saying what to do."""
-    path = folder / MANIFEST
+    path = folder / MODEL_MANIFEST
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -22,6 +22,7 @@ from fieldagent.inference.config import ModelConfig
 from fieldagent.inference.errors import ModelError
 from fieldagent.inference.manifest import Manifest, read_manifest, verified_bytes
 from fieldagent.inference.preprocess import preprocess
+from fieldcontract.records import ModelOutputRecord
 
 MAX_BATCH = 32  # bounds the activation memory of one run; crops beyond this go in more runs
 
@@ -58,18 +59,23 @@ class ModelOutput:
         return (self.may_override and self.label not in (UNKNOWN, "healthy")
                 and self.confidence >= min_confidence)
 
+    def to_record(self) -> ModelOutputRecord:
+        """The zone record's ``model`` as it crosses to the cloud, with probabilities
+        rounded to 4 decimals (enough, and compact)."""
+        return ModelOutputRecord(
+            label=self.label,
+            confidence=round(self.confidence, 4),
+            probabilities={k: round(v, 4) for k, v in self.probabilities.items()},
+            entropy=round(self.entropy, 4),
+            model_version=self.model_version,
+            top_class=self.top_class or self.label,
+            ood_score=None if self.ood_score is None else round(self.ood_score, 3),
+            may_override=self.may_override,
+        )
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready, with probabilities rounded to 4 decimals (enough, and compact)."""
-        return {
-            "label": self.label,
-            "confidence": round(self.confidence, 4),
-            "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
-            "entropy": round(self.entropy, 4),
-            "model_version": self.model_version,
-            "top_class": self.top_class or self.label,
-            "ood_score": None if self.ood_score is None else round(self.ood_score, 3),
-            "may_override": self.may_override,
-        }
+        """JSON-ready: the record's JSON (``fieldagent process`` prints the same)."""
+        return self.to_record().to_json()
 
 
 def packaged_model_dir() -> Path:

@@ -15,7 +15,7 @@ from fieldagent.errors import ConfigError
 from fieldagent.modelupdate.channel import ChannelReader, open_channel
 from fieldagent.modelupdate.health import DeviceLimits
 from fieldagent.modelupdate.signing import RAW_KEY_BYTES, load_public_key, trusted_keys
-from fieldagent.uplink.keys import check_name
+from fieldcontract.keys import check_name
 
 _S3_FIELDS = ("access_key_id", "secret_access_key", "session_token")
 

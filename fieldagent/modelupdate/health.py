@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from fieldagent.modelupdate.manifest import HealthSettings
 from fieldagent.modelupdate.store import Trial, TrialLimits
+from fieldcontract.manifest import HealthSettings
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ from fieldagent.inference.session import StressModel
 from fieldagent.modelupdate.channel import ChannelReader, is_missing
 from fieldagent.modelupdate.errors import ManifestRejected
 from fieldagent.modelupdate.golden import GoldenCheck, check_golden
-from fieldagent.modelupdate.manifest import FileRef, ReleaseManifest
 from fieldagent.modelupdate.store import write_file
 from fieldagent.uplink.errors import UplinkRejected
+from fieldcontract.manifest import FileRef, ReleaseManifest
 
 LATENCY_RUNS = 7  # the median of a few single-crop runs: one slow run does not refuse a model
 

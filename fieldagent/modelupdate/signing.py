@@ -1,73 +1,25 @@
 """Ed25519 signatures over release manifests, with more than one trusted key for rotation.
 
-The cloud signs the exact bytes of ``manifest.json``; the device verifies those bytes
-before it parses a single field, so nothing in an unverified manifest can steer it.
-A signature names its key by ``key_id`` (first 16 hex digits of the SHA-256 of the raw
-32-byte public key). Devices pin a *set* of keys: to rotate, ship the new public key to
-the fleet next to the old one, start signing with the new key, then drop the old one.
-
-The signature document (``manifest.json.sig``) is small JSON::
-
-    {"algorithm": "ed25519", "key_id": "3f2a...", "signature": "<base64>"}
+The signature document and key ids are the contract's (``fieldcontract.manifest``); this
+module does the cryptography: keys, signing, verifying. Devices pin a *set* of keys: to
+rotate, ship the new public key to the fleet next to the old one, start signing with the new
+key, then drop the old one.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from fieldagent.modelupdate.errors import ManifestRejected
+from fieldcontract import manifest
 
-ALGORITHM = "ed25519"
 RAW_KEY_BYTES = 32
-
-
-@dataclass(frozen=True)
-class Signature:
-    """One signature over a payload, naming the key that made it."""
-
-    key_id: str
-    signature: bytes
-    algorithm: str = ALGORITHM
-
-    def to_bytes(self) -> bytes:
-        """The ``.sig`` file's content (canonical JSON)."""
-        doc = {
-            "algorithm": self.algorithm,
-            "key_id": self.key_id,
-            "signature": base64.b64encode(self.signature).decode("ascii"),
-        }
-        return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("utf-8")
-
-    @classmethod
-    def from_bytes(cls, raw: bytes | None) -> Signature:
-        """Parse a ``.sig`` file; missing or empty is ``unsigned``, garbage ``bad_signature``."""
-        if not raw or not raw.strip():
-            raise ManifestRejected(
-                "unsigned", "the release manifest has no signature (manifest.json.sig is "
-                "missing or empty); publish it with `cloudjobs release`, which signs it")
-        try:
-            doc: Any = json.loads(raw)
-            sig = cls(key_id=str(doc["key_id"]), algorithm=str(doc["algorithm"]),
-                      signature=base64.b64decode(doc["signature"], validate=True))
-        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-            raise ManifestRejected(
-                "bad_signature", f"manifest.json.sig is not a signature document ({exc}); "
-                "re-publish the release with `cloudjobs release`") from None
-        if sig.algorithm != ALGORITHM:
-            raise ManifestRejected(
-                "bad_signature", f"the manifest is signed with {sig.algorithm!r}; this agent "
-                f"only accepts {ALGORITHM!r} signatures")
-        return sig
 
 
 def generate_key() -> tuple[bytes, bytes]:
@@ -99,7 +51,7 @@ def public_key_b64(public_key: Ed25519PublicKey) -> str:
 
 def key_id(public_key: Ed25519PublicKey) -> str:
     """First 16 hex digits of the SHA-256 of the raw public key: names the key in signatures."""
-    return hashlib.sha256(raw_public_bytes(public_key)).hexdigest()[:16]
+    return manifest.key_id(raw_public_bytes(public_key))
 
 
 def load_private_key(pem: bytes) -> Ed25519PrivateKey:
@@ -141,12 +93,13 @@ def trusted_keys(keys: Iterable[Ed25519PublicKey]) -> dict[str, Ed25519PublicKey
     return {key_id(k): k for k in keys}
 
 
-def sign(payload: bytes, private_key: Ed25519PrivateKey) -> Signature:
+def sign(payload: bytes, private_key: Ed25519PrivateKey) -> manifest.Signature:
     """Sign ``payload`` (the manifest's exact bytes)."""
-    return Signature(key_id=key_id(private_key.public_key()), signature=private_key.sign(payload))
+    return manifest.Signature(key_id=key_id(private_key.public_key()),
+                              signature=private_key.sign(payload))
 
 
-def verify(payload: bytes, signature: Signature | bytes | None,
+def verify(payload: bytes, signature: manifest.Signature | bytes | None,
            trusted: Mapping[str, Ed25519PublicKey]) -> str:
     """Check ``signature`` over ``payload`` against the pinned keys; return the key id used.
 
@@ -154,7 +107,7 @@ def verify(payload: bytes, signature: Signature | bytes | None,
     ``unknown_key``. The key is looked up by id and the signature checked with it, so a
     forged ``key_id`` can only make verification fail.
     """
-    sig = signature if isinstance(signature, Signature) else Signature.from_bytes(signature)
+    sig = signature if isinstance(signature, manifest.Signature) else _read(signature)
     key = trusted.get(sig.key_id)
     if key is None:
         known = ", ".join(sorted(trusted)) or "none"
@@ -170,3 +123,11 @@ def verify(payload: bytes, signature: Signature | bytes | None,
             "its content: it was changed after signing or damaged on the way; re-publish "
             "it with `cloudjobs release`") from None
     return sig.key_id
+
+
+def _read(raw: bytes | None) -> manifest.Signature:
+    """The signature document, its format problems in the device's error tree."""
+    try:
+        return manifest.Signature.from_bytes(raw)
+    except manifest.ManifestInvalid as exc:
+        raise ManifestRejected(exc.reason, exc.message) from None

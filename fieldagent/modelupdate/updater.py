@@ -13,7 +13,7 @@ Creating the updater already judges a trial left from the last run: a trial that
 started more than ``max_boots`` times (the agent kept crashing on it) is rolled back
 before the agent loads it again.
 
-Every outcome goes to ``report`` as a dict with ``kind: model_report`` and ``event``
+Every outcome goes to ``report`` as a dict (``ModelReport.to_json()``) with an ``event``
 ``installed``, ``committed``, ``rolled_back`` or ``refused`` (with ``reason``). A refusal
 is reported once per reason and release, not at every poll.
 """
@@ -40,17 +40,19 @@ from fieldagent.modelupdate.channel import ChannelReader, is_missing
 from fieldagent.modelupdate.errors import ManifestRejected
 from fieldagent.modelupdate.health import DeviceLimits, Verdict, combine_limits, judge
 from fieldagent.modelupdate.install import ModelLoader, Validation, download, validate
-from fieldagent.modelupdate.manifest import (
-    MANIFEST_KEY,
-    SIGNATURE_KEY,
-    ReleaseManifest,
-    parse_manifest,
-    parse_version,
-)
 from fieldagent.modelupdate.rollout import in_rollout
 from fieldagent.modelupdate.signing import verify
 from fieldagent.modelupdate.store import LATENCY_SAMPLES, ModelStore, Trial
 from fieldagent.uplink.errors import UplinkError, UplinkRejected
+from fieldcontract.manifest import (
+    MANIFEST_KEY,
+    SIGNATURE_KEY,
+    ManifestInvalid,
+    ReleaseManifest,
+    parse_manifest,
+    parse_version,
+)
+from fieldcontract.records import ModelReport
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,14 @@ class TickResult:
     @property
     def changed(self) -> bool:
         return self.decision in ("commit", "rollback")
+
+
+def _parse_release(raw: bytes) -> ReleaseManifest:
+    """The verified manifest; a format problem becomes the device's ``ManifestRejected``."""
+    try:
+        return parse_manifest(raw)
+    except ManifestInvalid as exc:
+        raise ManifestRejected(exc.reason, exc.message) from None
 
 
 def model_loader(config: ModelConfig) -> ModelLoader:
@@ -150,7 +160,7 @@ class ModelUpdater:
         release: ReleaseManifest | None = None
         try:
             raw = self._verified(raw, signature)
-            release = parse_manifest(raw)
+            release = _parse_release(raw)
             if self._is_current(release):
                 return PollResult("up_to_date", release.version)
             self._check_applicable(release)
@@ -329,9 +339,8 @@ class ModelUpdater:
 
     def _emit(self, event: str, version: str | None, reason: str | None, message: str,
               **metrics: Any) -> None:
-        self._report({
-            "kind": "model_report", "event": event, "version": version, "reason": reason,
-            "message": message, "site": self.site, "device": self.device,
-            "agent_version": self.agent_version, "running_version": self.running_version(),
-            "at": self.clock().isoformat(), **metrics,
-        })
+        self._report(ModelReport(
+            at=self.clock(), event=event, version=version, reason=reason, message=message,
+            site=self.site, device=self.device, agent_version=self.agent_version,
+            running_version=self.running_version(), figures=metrics,
+        ).to_json())

@@ -1,22 +1,9 @@
 """Signal records packed into compressed batch objects: few, compact uploads that lose nothing.
 
-**The batch object** (a contract with the cloud ingest; ``read_batch`` decodes it):
-
-* Body: NDJSON (UTF-8, ``\\n`` after every line), compressed as the policy's
-  ``batching.format`` says: ``ndjson+gzip`` (RFC 1952, mtime 0) or ``ndjson+zstd``
-  (zstandard frame with content size). The first bytes tell which (``1f 8b`` / ``28 b5 2f fd``).
-* Line 1 is the header, an object with ``"type": "batch_header"`` and: ``schema_version``
-  (of the records, from the policy), ``site``, ``kind`` (``"signals"``), ``count`` (records
-  that follow), ``first_ts`` / ``last_ts`` (ISO 8601 UTC, the earliest and latest record
-  time), ``format``. Lines 2..count+1 are the records, one JSON object each, keys sorted.
-* A record's time is its ``ts`` field (ISO 8601 with a zone, or a ``datetime``); a record
-  without one is dated by the time the batcher accepted it.
-* Key: ``raw/signals/site=<site>/date=<first_ts UTC date>/<HHMMSS>-<digest16>.ndjson.gz``
-  (or ``.ndjson.zst``), where the digest is the SHA-256 of the *uncompressed* NDJSON: a
-  batch rebuilt after a crash gets the same key even if the compressor changed, so the
-  outbox de-duplicates it and S3's create-only write can never hold it twice.
-* The header fields are also sent as S3 user metadata (``x-amz-meta-count`` ...) so an
-  ingest can route an object without downloading it; the header line is authoritative.
+The batch object's format, key and header are the contract's (``fieldcontract.batch``):
+this module decides *when* a batch closes and keeps its records safe until then. A record's
+time is its ``ts`` field (ISO 8601 with a zone, or a ``datetime``); a record without one is
+dated by the time the batcher accepted it.
 
 **When a batch closes:** at ``max_records`` records, at ``max_bytes`` of uncompressed
 record lines, or once its oldest record was accepted ``max_age`` ago, whichever comes
@@ -33,9 +20,6 @@ minutes on a power cut and would upload many small objects on a metered link.
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-import json
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -46,14 +30,10 @@ from fieldagent.outbox.base import Outbox
 from fieldagent.outbox.model import NewItem
 from fieldagent.outbox.records import ImageMark, Record, RecordJournal, SealedBatch
 from fieldagent.policy.model import BatchingPolicy, ClassPolicy
-from fieldagent.uplink.keys import check_name, object_key
+from fieldcontract import keys
+from fieldcontract.batch import encode_line, write_batch
 
 log = logging.getLogger(__name__)
-
-HEADER_TYPE = "batch_header"
-_SUFFIX = {"ndjson+gzip": ".ndjson.gz", "ndjson+zstd": ".ndjson.zst"}
-_CONTENT_TYPE = {"ndjson+gzip": "application/gzip", "ndjson+zstd": "application/zstd"}
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 class SignalBatcher:
@@ -62,9 +42,9 @@ class SignalBatcher:
     Parameters
     ----------
     batching
-        The policy's ``batching`` section (limits, format, schema version).
+        The policy's ``batching`` section (limits, format).
     site
-        Site id used in the key and header (lower-case, see ``keys.check_name``).
+        Site id used in the key and header (lower-case, see ``fieldcontract.keys``).
     clock
         Returns the current aware UTC time; the only source of "now".
     outbox
@@ -85,7 +65,7 @@ class SignalBatcher:
         journal: RecordJournal | None = None,
         signals: ClassPolicy | None = None,
     ) -> None:
-        self.batching, self.site = batching, check_name("site", site)
+        self.batching, self.site = batching, keys.check_name("site", site)
         self._clock, self._outbox = clock, outbox
         self._journal = journal or RecordJournal(None)
         self._priority = signals.priority if signals else 1
@@ -223,79 +203,28 @@ def build_item(
     """The outbox item of one sealed batch: a pure function of its records, so a batch
     rebuilt after a crash is byte-for-byte the same object under the same key."""
     records = sealed.records
-    first = min(r.ts for r in records)
-    header = {
-        "type": HEADER_TYPE, "schema_version": batching.schema_version, "site": site,
-        "kind": "signals", "count": len(records), "first_ts": first.isoformat(),
-        "last_ts": max(r.ts for r in records).isoformat(), "format": batching.format,
-    }
-    text = "".join(line + "\n" for line in [_dumps(header), *(r.line for r in records)])
-    raw = text.encode("utf-8")
-    digest = hashlib.sha256(raw).hexdigest()
-    metadata = {k.replace("_", "-"): str(v) for k, v in header.items() if k != "type"}
+    batch = write_batch(site, [r.line for r in records], [r.ts for r in records],
+                        batching.format)
     return NewItem(
-        kind="signals",
-        key=object_key("signals", site, first, digest, suffix=_SUFFIX[batching.format]),
+        kind=keys.SIGNALS,
+        key=batch.key,
         priority=priority,
         created_at=sealed.sealed_at,
         expires_at=sealed.sealed_at + retention,
-        data=compress(raw, batching.format),
-        content_type=_CONTENT_TYPE[batching.format],
-        meta={"records": len(records), "object_metadata": metadata},
+        data=batch.data,
+        content_type=batch.content_type,
+        meta={"records": len(records), "object_metadata": batch.metadata},
     )
-
-
-def compress(raw: bytes, fmt: str) -> bytes:
-    """Deterministic compression (fixed mtime and level) of the NDJSON text.
-
-    Maximum levels: a batch is at most ``max_bytes`` (512 KB by default) every few
-    minutes, so the CPU cost is small, and on a metered link bytes cost money. On signal
-    records of 33 per batch, zstd level 19 is ~27% smaller than gzip level 6.
-    """
-    if fmt == "ndjson+gzip":
-        return gzip.compress(raw, compresslevel=9, mtime=0)
-    import zstandard  # optional: only sites whose policy asks for zstd need it
-
-    return bytes(zstandard.ZstdCompressor(level=19, write_content_size=True).compress(raw))
-
-
-def read_batch(body: bytes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Decode a batch object into (header, records); ``ValueError`` if it is not one."""
-    if body[:4] == _ZSTD_MAGIC:
-        import zstandard
-
-        raw = zstandard.ZstdDecompressor().decompress(body)
-    elif body[:2] == b"\x1f\x8b":
-        raw = gzip.decompress(body)
-    else:
-        raise ValueError("not a signal batch: neither gzip nor zstd data")
-    lines = raw.decode("utf-8").splitlines()
-    header = json.loads(lines[0]) if lines else {}
-    if header.get("type") != HEADER_TYPE or header.get("count") != len(lines) - 1:
-        raise ValueError(f"not a signal batch or truncated: header {header!r:.200}, "
-                         f"{len(lines) - 1} record lines")
-    return header, [json.loads(line) for line in lines[1:]]
 
 
 def _encode(index: int, record: Mapping[str, Any], now: datetime) -> tuple[str, datetime]:
     """Canonical JSON line of one record and its time."""
     try:
-        line = _dumps(record)
+        line = encode_line(record)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"signal record #{index} cannot be stored as JSON ({exc}): "
                          f"{dict(record)!r:.200}; nothing of this call was accepted") from exc
     return line, _record_time(record.get("ts"), now)
-
-
-def _dumps(value: Mapping[str, Any]) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      allow_nan=False, default=_json_default)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
 
 
 def _record_time(value: Any, accepted: datetime) -> datetime:

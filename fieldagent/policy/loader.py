@@ -27,6 +27,7 @@ from fieldagent.config.loader import (
 from fieldagent.errors import ConfigError
 from fieldagent.policy.checks import PolicyProblem, PolicyProblems
 from fieldagent.policy.model import STEP_NAMES, Policy
+from fieldagent.policy.removed import drop_removed
 
 BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -71,6 +72,7 @@ def validate_policy(data: Any, source: str, lines: YamlIndex = NO_LINES) -> Poli
         data = {}
     if not isinstance(data, dict):
         raise ConfigError([f"{source}: (top level): {data!r:.60}: expected a mapping of keys"])
+    data = drop_removed(data, source, lines)
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:

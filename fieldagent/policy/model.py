@@ -23,6 +23,7 @@ from fieldagent.policy.units import (
     duration,
     size,
 )
+from fieldcontract.batch import BatchFormat
 
 KINDS = ("alert", "signals", "heartbeat", "model_report", "image")
 Kind = Literal["alert", "signals", "heartbeat", "model_report", "image"]
@@ -127,8 +128,7 @@ class BatchingPolicy(Section):
     max_records: int = Field(1000, ge=1, le=100_000, description="records per batch")
     max_bytes: BatchBytes = Field(size("256KB"), description="uncompressed bytes per batch")
     max_age: Interval = Field(duration("15m"), description="batch closes at this record age")
-    format: Literal["ndjson+gzip", "ndjson+zstd"] = Field("ndjson+gzip", description="encoding")
-    schema_version: int = Field(1, ge=1, le=1000, description="signal record schema version")
+    format: BatchFormat = Field("ndjson+gzip", description="encoding")
 
 
 class EvidencePolicy(Section):

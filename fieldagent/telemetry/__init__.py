@@ -15,7 +15,7 @@ from fieldagent.telemetry.config import MetricsConfig, SelfAlertsConfig, Telemet
 
 if TYPE_CHECKING:
     from fieldagent.telemetry.health import Liveness
-    from fieldagent.telemetry.heartbeat import SCHEMA_VERSION, build_heartbeat
+    from fieldagent.telemetry.heartbeat import build_heartbeat
     from fieldagent.telemetry.prom import (
         FieldAgentCollector,
         MetricSources,
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from fieldagent.telemetry.system import SystemProbe, SystemSnapshot, read_cpu_temperature
 
 _LAZY = {
-    "Liveness": "health", "SCHEMA_VERSION": "heartbeat", "build_heartbeat": "heartbeat",
+    "Liveness": "health", "build_heartbeat": "heartbeat",
     "FieldAgentCollector": "prom", "MetricSources": "prom", "MetricsServer": "prom",
     "SinkStatus": "prom", "TelemetryError": "prom", "SelfAlerts": "selfalerts",
     "AgentStats": "stats", "StatsSnapshot": "stats", "population_stability_index": "stats",
@@ -45,7 +45,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "SCHEMA_VERSION",
     "AgentStats",
     "FieldAgentCollector",
     "Liveness",

@@ -14,7 +14,6 @@ from fieldagent.uplink.errors import (
     UplinkUnavailable,
     UploadGone,
 )
-from fieldagent.uplink.keys import check_name, object_key
 from fieldagent.uplink.local import LocalTransport
 from fieldagent.uplink.retry import RetryPolicy, backoff_delay, next_retry_at, retrying
 from fieldagent.uplink.transport import Part, PutOutcome, Timeouts, Transport, open_transport
@@ -38,9 +37,7 @@ __all__ = [
     "UplinkUnavailable",
     "UploadGone",
     "backoff_delay",
-    "check_name",
     "next_retry_at",
-    "object_key",
     "open_transport",
     "retrying",
 ]

@@ -4,7 +4,7 @@ The uploader decides *what* to send and *when*; a transport only moves bytes and
 what happened through the error tree in ``fieldagent.uplink.errors``. Every write is
 create-only: writing a key that already exists never overwrites it and reports
 ``created=False``, which the uploader counts as delivered (the key is content-derived,
-see ``fieldagent.uplink.keys``). So a retry after a crash can neither duplicate nor
+see ``fieldcontract.keys``). So a retry after a crash can neither duplicate nor
 overwrite an object.
 
 Two implementations: ``S3Transport`` (``s3://BUCKET/PREFIX``) and ``LocalTransport``

@@ -3,7 +3,7 @@
 ``make_raw_lake(store)`` writes what three sites' agents would have uploaded over two days:
 signal batches (``fieldagent.outbox.batching.build_item``), alerts (``Alert.to_dict``)
 with evidence crops, sampled images, heartbeats (``fieldagent.telemetry.heartbeat``) and
-model reports, under the keys ``fieldagent.uplink.keys.object_key`` builds. It returns a
+model reports, under the keys ``fieldcontract.keys.object_key`` builds. It returns a
 :class:`RawLake` holding every record it wrote, so a test can compute expected numbers by
 hand (plain Python over the records) and compare them with what the cloud jobs produce.
 
@@ -42,7 +42,8 @@ from fieldagent.policy.model import BatchingPolicy
 from fieldagent.telemetry.heartbeat import build_heartbeat
 from fieldagent.telemetry.stats import AgentStats
 from fieldagent.telemetry.system import SystemSnapshot
-from fieldagent.uplink.keys import object_key
+from fieldcontract.batch import BatchHeader, compress, encode_line
+from fieldcontract.keys import object_key
 
 SITES = ("north", "south", "east")
 CAMERAS = ("cam-1", "cam-2")
@@ -174,8 +175,8 @@ def _zone(site: str, camera: str, zone: str, day_index: int, hour: int, ts: str,
     }
 
 
-def _batch(store: PutStore, lake: RawLake, site: str, records: list[dict[str, Any]], no: int,
-           *, schema_version: int = 1) -> str:
+def _batch(store: PutStore, lake: RawLake, site: str, records: list[dict[str, Any]],
+           no: int) -> str:
     """One signal batch object, exactly as the agent's batcher builds it."""
     rows = tuple(
         Record(i, json.dumps(r, sort_keys=True, separators=(",", ":")),
@@ -183,12 +184,22 @@ def _batch(store: PutStore, lake: RawLake, site: str, records: list[dict[str, An
         for i, r in enumerate(records, start=1)
     )
     sealed = SealedBatch(no, max(r.ts for r in rows) + timedelta(minutes=5), rows)
-    policy = BatchingPolicy(schema_version=schema_version)
-    item = build_item(sealed, policy, site, 1, timedelta(days=30))
+    item = build_item(sealed, BatchingPolicy(), site, 1, timedelta(days=30))
     assert item.data is not None
     store.put(item.key, item.data)
     lake.add_key("signals", item.key)
     return item.key
+
+
+def _future_batch(store: PutStore, site: str, record: dict[str, Any], major: int) -> str:
+    """A batch as an agent of a contract major this ingest has no reader for would send it."""
+    ts = datetime.fromisoformat(record["ts"])
+    header = BatchHeader(site=site, count=1, first_ts=ts, last_ts=ts, format="ndjson+gzip",
+                         schema_version=major)
+    raw = "".join(f"{encode_line(doc)}\n" for doc in (header.to_json(), record)).encode()
+    key = object_key("signals", site, ts, hashlib.sha256(raw).hexdigest(), suffix=".ndjson.gz")
+    store.put(key, compress(raw, "ndjson+gzip"))
+    return key
 
 
 def _alerts(store: PutStore, lake: RawLake, site: str, day_index: int, day: date) -> None:
@@ -228,7 +239,7 @@ def _heartbeat(store: PutStore, lake: RawLake, site: str, when: datetime, day_in
     doc = build_heartbeat(when, site=site, device=f"{site}-edge", agent_version="0.1.0",
                           model_version=MODEL_VERSION, stats=stats.heartbeat_snapshot(),
                           outbox_stats=None, uplink_status=None, system=system,
-                          alerts_active=0)
+                          alerts_active=0).to_json()
     _json(store, lake, "heartbeat", doc, site, None, when)
     lake.heartbeats.append(doc)
 
@@ -279,8 +290,7 @@ def add_malformed(store: PutStore, site: str, day: date) -> dict[str, str]:
     record = {"type": "zone", "v": 1, "ts": when.isoformat(), "camera": "cam-1",
               "id": "bench-1", "trusted": True, "flags": [], "signals": {"stress_score": 9.0},
               "model": None}
-    lake = RawLake()
-    future = _batch(store, lake, site, [record], 99, schema_version=7)
+    future = _future_batch(store, site, record, 7)
     not_alert = json.dumps({"hello": "world", "at": when.isoformat()}).encode()
     alert_key = object_key("alert", site, when, hashlib.sha256(not_alert).hexdigest(),
                            suffix=".json", camera="cam-1")

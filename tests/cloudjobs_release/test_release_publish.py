@@ -14,13 +14,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cloudjobs.release import keys
 from cloudjobs.release.publish import main, parse_duration
-from fieldagent.modelupdate.manifest import (
+from fieldagent.modelupdate.signing import public_pem, trusted_keys, verify
+from fieldcontract.manifest import (
     MANIFEST_KEY,
     SIGNATURE_KEY,
     ReleaseManifest,
     parse_manifest,
 )
-from fieldagent.modelupdate.signing import public_pem, trusted_keys, verify
 from tests.cloudjobs_release.conftest import ModelFactory
 
 

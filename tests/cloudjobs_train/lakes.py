@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from fieldagent.synth import MODEL_CLASSES, labelled_crops
-from fieldagent.uplink.keys import object_key
+from fieldcontract.keys import object_key
 
 START = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
 

@@ -29,9 +29,10 @@ from cloudjobs.training.labels import read_labels  # noqa: E402
 from cloudjobs.training.lake import list_images  # noqa: E402
 from fieldagent.inference.config import ModelConfig  # noqa: E402
 from fieldagent.inference.errors import ModelError  # noqa: E402
-from fieldagent.inference.manifest import read_manifest, sha256_of  # noqa: E402
+from fieldagent.inference.manifest import read_manifest  # noqa: E402
 from fieldagent.inference.session import StressModel  # noqa: E402
 from fieldagent.synth import MODEL_CLASSES, labelled_crops  # noqa: E402
+from fieldcontract.manifest import sha256_of  # noqa: E402
 from tests.cloudjobs_train.lakes import START, upload_crops, write_image, write_labels  # noqa: E402
 
 pytestmark = [pytest.mark.train, pytest.mark.slow]

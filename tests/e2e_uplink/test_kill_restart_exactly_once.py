@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from fieldagent.outbox.batching import read_batch
+from fieldcontract.batch import read_batch
 from tests.support.seaweed import SeaweedS3
 
 KILLS = 18
@@ -42,7 +42,7 @@ from fieldagent.outbox import NewItem, SqliteOutbox
 from fieldagent.outbox.batching import SignalBatcher
 from fieldagent.outbox.records import RecordJournal
 from fieldagent.policy.loader import validate_policy
-from fieldagent.uplink.keys import object_key
+from fieldcontract.keys import object_key
 from fieldagent.uplink.s3 import S3Options, S3Transport, make_client
 from fieldagent.uplink.transport import Timeouts
 from fieldagent.uplink.uploader import Uploader, UploaderSettings

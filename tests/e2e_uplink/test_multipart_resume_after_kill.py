@@ -20,7 +20,7 @@ from pathlib import Path
 
 from fieldagent.outbox import NewItem, SqliteOutbox
 from fieldagent.policy.loader import validate_policy
-from fieldagent.uplink.keys import object_key
+from fieldcontract.keys import object_key
 from tests.support.proxy import PoorLink
 from tests.support.seaweed import SeaweedS3
 

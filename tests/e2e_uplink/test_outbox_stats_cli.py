@@ -20,9 +20,9 @@ from fieldagent.outbox.records import RecordJournal
 from fieldagent.outbox_cli import outbox_stats_main
 from fieldagent.policy import load_policy
 from fieldagent.uplink.budget import ThroughputEstimator
-from fieldagent.uplink.keys import object_key
 from fieldagent.uplink.local import LocalTransport
 from fieldagent.uplink.uploader import Uploader, UploaderSettings
+from fieldcontract.keys import object_key
 
 T0 = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)  # daytime: the default policy holds images
 

@@ -19,9 +19,10 @@ from cloudjobs.training.calibration import auc
 from cloudjobs.training.evaluate import expected_calibration_error
 from cloudjobs.training.realeval import beats_colour
 from fieldagent.inference.config import ModelConfig
-from fieldagent.inference.manifest import MANIFEST, read_manifest
+from fieldagent.inference.manifest import read_manifest
 from fieldagent.inference.session import ModelOutput, StressModel, packaged_model_dir
 from fieldagent.synth import MODEL_CLASSES
+from fieldcontract.manifest import MODEL_MANIFEST
 
 FOLDER = lv.default_leaves_dir()
 MAX_ECE = 0.12  # the trainer measured the shipped model's ECE here; a regression goes past this
@@ -84,7 +85,7 @@ def test_most_held_out_real_leaves_get_an_answer() -> None:
 def test_the_manifest_reports_what_these_photos_give_and_gates_by_its_own_rule() -> None:
     """The card's figures are this model's: recomputed here, they match; and the colour gate
     is the rule applied to the recorded held-out crops (a retrain cannot claim more)."""
-    raw = json.loads((packaged_model_dir() / MANIFEST).read_text())
+    raw = json.loads((packaged_model_dir() / MODEL_MANIFEST).read_text())
     _, y, colour = held_out()
     recorded = raw["metrics"]["held_out_real"]["int8"]
     assert auc(1 - _probs(outputs("int8"))[:, 0], y != 0) == pytest.approx(
@@ -102,7 +103,7 @@ def test_on_a_crop_it_never_saw_the_model_ranks_above_the_colour_signals() -> No
     data gives the same figures) must keep at least one unseen crop on which the model
     ranks diseased leaves above healthy ones better than yellow + brown alone (grape:
     0.967 vs 0.931).  A retrain that loses it fails here, before it ships."""
-    raw = json.loads((packaged_model_dir() / MANIFEST).read_text())
+    raw = json.loads((packaged_model_dir() / MODEL_MANIFEST).read_text())
     loco = raw["metrics"]["leave_one_crop_out"]
     beaten = {crop for crop, m in loco.items() if m["auc_model"] > m["auc_colour"]}
     assert beaten, {crop: (m["auc_model"], m["auc_colour"]) for crop, m in loco.items()}

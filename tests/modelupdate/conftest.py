@@ -20,10 +20,10 @@ from fieldagent.inference.config import ModelConfig
 from fieldagent.inference.session import packaged_model_dir
 from fieldagent.modelupdate.channel import open_channel
 from fieldagent.modelupdate.health import DeviceLimits
-from fieldagent.modelupdate.manifest import HealthSettings, ReleaseManifest
 from fieldagent.modelupdate.signing import trusted_keys
 from fieldagent.modelupdate.store import ModelStore
 from fieldagent.modelupdate.updater import ModelUpdater, model_loader
+from fieldcontract.manifest import HealthSettings, ReleaseManifest
 from tests.support.clock import SimClock
 from tests.support.seaweed import SeaweedS3, run_seaweed
 

@@ -14,10 +14,10 @@ from fieldagent.config.site import SiteConfig
 from fieldagent.datadir import DataDir
 from fieldagent.modelupdate.agent import build_updater
 from fieldagent.modelupdate.config import ModelUpdateConfig
-from fieldagent.modelupdate.manifest import parse_manifest
 from fieldagent.modelupdate.rollout import bucket
 from fieldagent.modelupdate.signing import public_key_b64, public_pem
 from fieldagent.modelupdate.store import ModelStore
+from fieldcontract.manifest import parse_manifest
 from tests.modelupdate.conftest import Setup
 from tests.support.clock import SimClock
 

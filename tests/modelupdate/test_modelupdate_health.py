@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from fieldagent.modelupdate.health import DeviceLimits, combine_limits, judge, p95
-from fieldagent.modelupdate.manifest import HealthSettings
 from fieldagent.modelupdate.store import Trial, TrialLimits
+from fieldcontract.manifest import HealthSettings
 
 T0 = datetime(2025, 5, 1, tzinfo=UTC)
 LIMITS = TrialLimits(window_seconds=100, max_error_rate=0.1, max_p95_latency_ms=10,

@@ -10,7 +10,6 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from fieldagent.modelupdate.errors import ManifestRejected
 from fieldagent.modelupdate.signing import (
-    Signature,
     generate_key,
     key_id,
     load_private_key,
@@ -20,6 +19,7 @@ from fieldagent.modelupdate.signing import (
     trusted_keys,
     verify,
 )
+from fieldcontract.manifest import Signature
 
 PAYLOAD = b'{"name":"stress","version":"0.2.0"}'
 

@@ -12,13 +12,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cloudjobs.release.publish import publish_release, write_manifest
-from fieldagent.inference.manifest import read_manifest, sha256_of
+from fieldagent.inference.manifest import read_manifest
 from fieldagent.inference.session import packaged_model_dir
 from fieldagent.modelupdate.channel import ChannelReader, open_channel
 from fieldagent.modelupdate.golden import make_golden
-from fieldagent.modelupdate.manifest import MANIFEST_KEY, SIGNATURE_KEY
 from fieldagent.modelupdate.store import ModelStore, Trial, read_state
 from fieldagent.modelupdate.updater import ModelUpdater
+from fieldcontract.manifest import MANIFEST_KEY, SIGNATURE_KEY, sha256_of
 from tests.modelupdate.conftest import LIMITS, Setup, release_options
 
 PACKAGED = read_manifest(packaged_model_dir()).version

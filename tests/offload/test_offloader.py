@@ -19,12 +19,13 @@ from fieldagent.demo import START, plans, site_config
 from fieldagent.inference.session import StressModel
 from fieldagent.offload import Offloader, model_doubt
 from fieldagent.outbox import MemoryOutbox
-from fieldagent.outbox.batching import SignalBatcher, read_batch
+from fieldagent.outbox.batching import SignalBatcher
 from fieldagent.outbox.model import Item
 from fieldagent.pipeline import CameraPipeline, ImageResult
 from fieldagent.policy.loader import resolve_policy, validate_policy
 from fieldagent.policy.model import Policy
 from fieldagent.synth import save_jpeg, series
+from fieldcontract.batch import read_batch
 from tests.support.clock import SimClock
 
 SITE = "test-site"

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from fieldagent.outbox import ClassLimits, Item, Limits, SqliteOutbox
-from fieldagent.outbox.batching import SignalBatcher, build_item, read_batch
+from fieldagent.outbox.batching import SignalBatcher, build_item
 from fieldagent.outbox.records import RecordJournal
 from fieldagent.policy.model import BatchingPolicy
+from fieldcontract.batch import read_batch
 from tests.support.clock import SimClock
 
 POLICY = BatchingPolicy.model_validate({"max_records": 1000, "max_bytes": "1MB", "max_age": "1h"})

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from fieldagent.outbox import Item, Limits, SqliteOutbox
-from fieldagent.outbox.batching import SignalBatcher, read_batch
+from fieldagent.outbox.batching import SignalBatcher
 from fieldagent.outbox.records import RecordJournal
 from fieldagent.policy.model import BatchingPolicy
+from fieldcontract.batch import read_batch
 from tests.support.clock import T0, SimClock
 
 

@@ -232,3 +232,25 @@ def test_outbox_limits_follow_the_policy() -> None:
     assert isinstance(limits, model.Limits) and limits.total_bytes == 1_000_000_000
     assert limits.per_kind["image"] == model.ClassLimits(300_000_000, "thin", 2)
     assert limits.per_kind["alert"].when_full == "reject_new"
+
+
+def test_a_removed_key_with_its_old_harmless_value_is_ignored_with_a_warning(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Every policy written before the contract had ``schema_version: 1``: an upgraded agent
+    must still start, and say the line is gone."""
+    path = tmp_path / "policy.yaml"
+    path.write_text("batching:\n  max_age: 5m\n  schema_version: 1\n")
+    with caplog.at_level("WARNING", logger="fieldagent.policy.removed"):
+        policy = load_policy(path)
+    assert policy.batching.max_age == 300
+    (warning,) = caplog.messages
+    assert warning.startswith(f"{path}: batching.schema_version: 1: this key is gone")
+    assert "delete the line" in warning and "(line 3)" in warning
+
+
+def test_a_removed_key_with_another_value_is_refused(tmp_path: Path) -> None:
+    """``schema_version: 2`` never worked (the cloud rejected every batch while the device
+    reported success): refusing it at start is the honest answer."""
+    m = _only(tmp_path, "batching:\n  schema_version: 2\n")
+    assert (m["key"], m["value"]) == ("batching.schema_version", "2")
+    assert "this key is gone" in m["what"] and "delete the line" in m["what"]

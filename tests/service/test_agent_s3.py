@@ -12,8 +12,8 @@ from pathlib import Path
 import yaml
 
 from fieldagent.config.site import load_site_config
-from fieldagent.outbox.batching import read_batch
 from fieldagent.service.agent import Agent
+from fieldcontract.batch import read_batch
 from tests.service.conftest import camera_day, drop_and_run, write_site
 from tests.sinks.servers import Mailbox, Receiver, SmtpServer
 from tests.support.clock import SimClock

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fieldagent.outbox.batching import read_batch
+from fieldcontract.batch import read_batch
 from tests.service.conftest import camera_day, write_site
 from tests.sinks.servers import Receiver
 from tests.support.seaweed import SeaweedS3

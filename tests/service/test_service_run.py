@@ -151,7 +151,7 @@ def test_sigterm_in_the_middle_of_work_loses_nothing(tmp_path: Path) -> None:
 
 
 def _image_records(tmp_path: Path) -> list[dict[str, object]]:
-    from fieldagent.outbox.batching import read_batch
+    from fieldcontract.batch import read_batch
 
     out = []
     for f in (tmp_path / "cloud" / "raw" / "signals").rglob("*.gz"):

@@ -20,10 +20,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from fieldagent.uplink.keys import object_key
+
 from fieldagent.outbox import NewItem, SqliteOutbox
 from fieldagent.policy import Policy
 from fieldagent.policy.loader import validate_policy
-from fieldagent.uplink.keys import object_key
 from fieldagent.uplink.local import LocalTransport
 from fieldagent.uplink.s3 import S3Transport
 from fieldagent.uplink.transport import Transport

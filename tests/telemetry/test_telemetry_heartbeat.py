@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-import fieldagent.telemetry.heartbeat as heartbeat_module
+import fieldcontract.records.heartbeat as heartbeat_module
 from fieldagent.outbox import NewItem
 from fieldagent.policy.loader import validate_policy
 from fieldagent.telemetry import AgentStats, build_heartbeat
@@ -21,7 +21,7 @@ from tests.telemetry.helpers import T0, ok_image, rejected_image, system_snapsho
 
 
 def documented_fields() -> list[str]:
-    """The field names of the module docstring's table: the contract with the cloud job."""
+    """The field names of the contract's heartbeat table: what the cloud job reads."""
     doc = heartbeat_module.__doc__ or ""
     table = doc.split("Fields\n------\n", 1)[1]
     return re.findall(r"^``(\w+)``", table, flags=re.MULTILINE)
@@ -51,7 +51,7 @@ def test_heartbeat_round_trips_through_json_with_every_documented_field(rig: Upl
         stats=snap, outbox_stats=box.stats(now=clock.now),
         uplink_status=uploader(rig).status(clock.now),
         system=system_snapshot(clock.now), alerts_active=2,
-    )
+    ).to_json()
     documented = documented_fields()
     assert len(documented) == len(set(documented)) > 40
     assert sorted(hb) == sorted(documented)
@@ -84,7 +84,7 @@ def test_delivered_items_leave_the_queue_depth(rig: UplinkRig) -> None:
         clock.now, site="gh-1", device="edge-01", agent_version="0.1.0", model_version=None,
         stats=AgentStats(clock).heartbeat_snapshot(), outbox_stats=box.stats(now=clock.now),
         uplink_status=up.status(clock.now), system=system_snapshot(), alerts_active=0,
-    )
+    ).to_json()
     assert hb["outbox_items"] == 0 and hb["outbox_oldest_age_s"] is None
     assert hb["outbox_last_success_at"] is not None
 
@@ -95,7 +95,7 @@ def test_missing_parts_give_nulls_not_missing_keys() -> None:
         clock.now, site="gh-1", device="edge-01", agent_version="0.1.0", model_version=None,
         stats=AgentStats(clock).heartbeat_snapshot(), outbox_stats=None, uplink_status=None,
         system=system_snapshot(total=None, free=None, cpu_temp_c=None), alerts_active=0,
-    )
+    ).to_json()
     assert sorted(hb) == sorted(documented_fields())
     assert json.loads(json.dumps(hb)) == hb
     for key in ("latency_p50_ms", "drift_psi", "outbox_oldest_age_s", "uplink_link_state",

@@ -27,8 +27,8 @@ from cloudjobs.training.data import Split
 from cloudjobs.training.evaluate import int8_gate
 from cloudjobs.training.realeval import beats_colour
 from fieldagent.inference.config import ModelConfig
-from fieldagent.inference.manifest import sha256_of
 from fieldagent.inference.session import StressModel
+from fieldcontract.manifest import sha256_of
 
 pytestmark = [
     pytest.mark.train, pytest.mark.slow,

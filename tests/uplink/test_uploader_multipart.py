@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 import pytest
 
 from fieldagent.outbox import Item, NewItem, SqliteOutbox
-from fieldagent.uplink.keys import object_key
 from fieldagent.uplink.multipart import Progress
 from fieldagent.uplink.s3 import S3Transport
 from fieldagent.uplink.uploader import StepResult, Uploader
+from fieldcontract.keys import object_key
 from tests.support.proxy import PoorLink
 from tests.support.seaweed import SeaweedS3
 from tests.support.uplink import (

@@ -19,12 +19,13 @@ from typing import Any
 import pytest
 
 from fieldagent.outbox import NewItem, SqliteOutbox
-from fieldagent.outbox.batching import SignalBatcher, read_batch
+from fieldagent.outbox.batching import SignalBatcher
 from fieldagent.outbox.records import RecordJournal
 from fieldagent.policy import Policy
 from fieldagent.policy.loader import validate_policy
-from fieldagent.uplink.keys import object_key
 from fieldagent.uplink.s3 import S3Transport
+from fieldcontract.batch import read_batch
+from fieldcontract.keys import object_key
 from tests.support.clock import SimClock
 from tests.support.proxy import PoorLink
 from tests.support.seaweed import SeaweedS3

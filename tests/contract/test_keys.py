@@ -1,4 +1,5 @@
-"""The object key scheme is a contract with the cloud side: pin it down exactly."""
+"""The object key scheme is a contract with the cloud side: pin it down exactly, and check
+that the one definition parses back every key it builds."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from fieldagent.uplink.keys import check_name, object_key
+from fieldcontract import keys
+from fieldcontract.keys import check_name, object_key, parse_raw_key
 
 DIGEST = hashlib.sha256(b"frame bytes").hexdigest()
 WHEN = datetime(2026, 5, 1, 6, 30, 5, tzinfo=UTC)
@@ -67,3 +69,29 @@ def test_check_name_is_usable_by_config_validation() -> None:
     assert check_name("site", "greenhouse_3") == "greenhouse_3"
     with pytest.raises(ValueError, match="lower-case"):
         check_name("camera", "Cam 1")
+
+
+@pytest.mark.parametrize("kind", keys.KINDS)
+@pytest.mark.parametrize("camera", [None, "cam-2"])
+def test_every_kind_parses_back_into_what_built_it(kind: str, camera: str | None) -> None:
+    suffix = {keys.SIGNALS: ".ndjson.gz", keys.IMAGE: ".jpg", keys.EVIDENCE: ".jpg"}.get(
+        kind, ".json")
+    key = object_key(kind, "farm-01", WHEN, DIGEST, suffix=suffix, camera=camera)
+    raw = parse_raw_key(key)
+    assert (raw.key, raw.kind, raw.site, raw.camera, raw.when, raw.digest, raw.suffix) == (
+        key, kind, "farm-01", camera, WHEN.replace(microsecond=0), DIGEST[:16], suffix)
+    assert raw.date == "2026-05-01" and raw.hms == "063005"
+    assert raw.is_image == (kind in keys.IMAGE_KINDS)
+    assert key.startswith(keys.site_prefix(kind, "farm-01"))
+
+
+@pytest.mark.parametrize(("key", "needle"), [
+    ("raw/alert/site=east/date=2024-05-06/notes.txt", "raw key scheme"),
+    ("raw/image/site=East/date=2024-05-06/063005-0123456789abcdef.jpg", "raw key scheme"),
+    ("raw/image/site=e/date=2024-02-30/063005-0123456789abcdef.jpg", "impossible date"),
+    ("raw/image/site=e/date=2024-05-06/256161-0123456789abcdef.jpg", "impossible date"),
+    ("curated/signals/site=e/date=2024-05-06/part-x.parquet", "raw key scheme"),
+])
+def test_keys_outside_the_scheme_are_refused_with_a_reason(key: str, needle: str) -> None:
+    with pytest.raises(ValueError, match=needle):
+        parse_raw_key(key)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from fieldagent.modelupdate.errors import ManifestRejected
-from fieldagent.modelupdate.manifest import (
+from fieldcontract.manifest import (
+    ManifestInvalid,
     ReleaseManifest,
     canonical_json,
     parse_manifest,
@@ -62,7 +62,7 @@ def test_versions_compare_as_pep440(older: str, newer: str) -> None:
 def test_a_version_that_is_not_pep440_is_refused() -> None:
     with pytest.raises(ValueError, match="PEP 440"):
         parse_version("latest")
-    with pytest.raises(ManifestRejected) as info:
+    with pytest.raises(ManifestInvalid) as info:
         parse_manifest(canonical_json(_doc(version="latest")))
     assert info.value.reason == "malformed" and "version" in str(info.value)
 
@@ -79,20 +79,20 @@ def test_a_version_that_is_not_pep440_is_refused() -> None:
 ])
 def test_malformed_manifests_are_refused_with_the_field(changes: dict[str, Any],
                                                         needle: str) -> None:
-    with pytest.raises(ManifestRejected) as info:
+    with pytest.raises(ManifestInvalid) as info:
         parse_manifest(canonical_json(_doc(**changes)))
     assert info.value.reason == "malformed"
     assert needle in str(info.value)
 
 
 def test_another_schema_version_asks_for_an_agent_upgrade() -> None:
-    with pytest.raises(ManifestRejected) as info:
+    with pytest.raises(ManifestInvalid) as info:
         parse_manifest(json.dumps(_doc(schema_version=2)).encode())
     assert info.value.reason == "unsupported_schema" and "upgrade" in str(info.value)
 
 
 @pytest.mark.parametrize("raw", [b"\xff\xfe", b"[1, 2]", b"{"])
 def test_bytes_that_are_no_json_object_are_malformed(raw: bytes) -> None:
-    with pytest.raises(ManifestRejected) as info:
+    with pytest.raises(ManifestInvalid) as info:
         parse_manifest(raw)
     assert info.value.reason == "malformed"

@@ -3,10 +3,10 @@
 A channel (a folder or an S3 prefix) looks like this::
 
     manifest.json                              the latest release (canonical JSON)
-    manifest.json.sig                          its Ed25519 signature (see signing.py)
-    models/<name>/<version>/manifest.json      the model folder's own manifest
+    manifest.json.sig                          its Ed25519 signature (``Signature`` below)
+    models/<name>/<version>/manifest.json      the model folder's own manifest (``FileEntry``)
     models/<name>/<version>/stress.int8.onnx   ... one object per file of the model folder
-    models/<name>/<version>/golden.npz         golden vectors (see golden.py)
+    models/<name>/<version>/golden.npz         golden vectors (fieldagent.modelupdate.golden)
 
 Artifacts are written once (create-only) under keys that contain the version, so a
 release can never change under a device that is downloading it; only ``manifest.json``
@@ -14,19 +14,39 @@ and its signature are replaced, e.g. to widen the rollout or halt it.
 
 Versions are PEP 440 (``packaging.version``): ``0.2.0`` > ``0.1.0+synth.a3a67ad9`` >
 ``0.1.0``, and a pre-release such as ``0.2.0rc1`` sorts before ``0.2.0``.
+
+The cloud signs the exact bytes of ``manifest.json``; the device verifies those bytes before
+it parses a single field, so nothing in an unverified manifest can steer it. A signature
+names its key by ``key_id`` (first 16 hex digits of the SHA-256 of the raw 32-byte Ed25519
+public key). The signature document (``manifest.json.sig``) is small canonical JSON::
+
+    {"algorithm": "ed25519", "key_id": "3f2a...", "signature": "<base64>"}
+
+Signing and verifying (``fieldagent.modelupdate.signing``) need a cryptography library; the
+formats here need none.
+
+Unlike the rest of the contract this module uses pydantic and packaging (both already in the
+device install): the manifest was a pydantic model before it moved here, and its
+``model_dump(mode="json")`` defines the bytes every published release was signed over, so a
+rewrite could only risk changing them.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
 import re
+from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from fieldagent.modelupdate.errors import ManifestRejected
+from fieldcontract.errors import ContractError
 
 SCHEMA_VERSION = 1
 MANIFEST_KEY = "manifest.json"
@@ -36,6 +56,20 @@ GOLDEN_FILE = "golden.npz"
 _FILE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+ALGORITHM = "ed25519"
+
+
+class ManifestInvalid(ContractError):
+    """A release manifest or its signature document does not follow the format.
+
+    ``reason`` is the code the device reports: ``malformed``, ``unsupported_schema``,
+    ``unsigned`` or ``bad_signature``; the message says what happened and what to do.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
 
 
 def parse_version(text: str) -> Version:
@@ -50,6 +84,27 @@ def parse_version(text: str) -> Version:
 def canonical_json(obj: Any) -> bytes:
     """Sorted keys, no whitespace, UTF-8: the same object always gives the same bytes."""
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of a model folder as its own ``manifest.json`` lists it (``files.<variant>``):
+    the trainer writes it, the device checks the file against it before loading."""
+
+    file: str
+    sha256: str
+    bytes: int
+
+
+def sha256_of(data: bytes) -> str:
+    """Hex SHA-256 of bytes, as manifests record it."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_entry(path: Path) -> FileEntry:
+    """The manifest entry of a file as it is on disk now (used by the trainer)."""
+    data = path.read_bytes()
+    return FileEntry(file=path.name, sha256=sha256_of(data), bytes=len(data))
 
 
 def release_prefix(name: str, version: str) -> str:
@@ -170,17 +225,17 @@ class ReleaseManifest(_Record):
 
 
 def parse_manifest(raw: bytes) -> ReleaseManifest:
-    """Parse verified manifest bytes; problems are ``ManifestRejected`` (malformed, schema)."""
+    """Parse verified manifest bytes; problems are ``ManifestInvalid`` (malformed, schema)."""
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ManifestRejected("malformed", f"manifest.json is not JSON ({exc}); re-publish "
+        raise ManifestInvalid("malformed", f"manifest.json is not JSON ({exc}); re-publish "
                                "the release with `cloudjobs release`") from None
     if not isinstance(data, dict):
-        raise ManifestRejected("malformed", "manifest.json is not a JSON object; re-publish "
+        raise ManifestInvalid("malformed", "manifest.json is not a JSON object; re-publish "
                                "the release with `cloudjobs release`")
     if data.get("schema_version") != SCHEMA_VERSION:
-        raise ManifestRejected(
+        raise ManifestInvalid(
             "unsupported_schema", f"manifest schema_version {data.get('schema_version')!r} is "
             f"not {SCHEMA_VERSION}, the one this agent reads: upgrade the agent first")
     try:
@@ -188,5 +243,50 @@ def parse_manifest(raw: bytes) -> ReleaseManifest:
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top)'}: {e['msg']}"
                              for e in exc.errors())
-        raise ManifestRejected("malformed", f"manifest.json is invalid: {problems}; fix the "
+        raise ManifestInvalid("malformed", f"manifest.json is invalid: {problems}; fix the "
                                "publisher and re-publish") from None
+
+
+def key_id(raw_public_key: bytes) -> str:
+    """The id a signature names its key by: first 16 hex digits of the SHA-256 of the raw
+    32-byte public key."""
+    return hashlib.sha256(raw_public_key).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Signature:
+    """One signature over a payload, naming the key that made it."""
+
+    key_id: str
+    signature: bytes
+    algorithm: str = ALGORITHM
+
+    def to_bytes(self) -> bytes:
+        """The ``.sig`` file's content (canonical JSON)."""
+        doc = {
+            "algorithm": self.algorithm,
+            "key_id": self.key_id,
+            "signature": base64.b64encode(self.signature).decode("ascii"),
+        }
+        return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_bytes(cls, raw: bytes | None) -> Signature:
+        """Parse a ``.sig`` file; missing or empty is ``unsigned``, garbage ``bad_signature``."""
+        if not raw or not raw.strip():
+            raise ManifestInvalid(
+                "unsigned", "the release manifest has no signature (manifest.json.sig is "
+                "missing or empty); publish it with `cloudjobs release`, which signs it")
+        try:
+            doc: Any = json.loads(raw)
+            sig = cls(key_id=str(doc["key_id"]), algorithm=str(doc["algorithm"]),
+                      signature=base64.b64decode(doc["signature"], validate=True))
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            raise ManifestInvalid(
+                "bad_signature", f"manifest.json.sig is not a signature document ({exc}); "
+                "re-publish the release with `cloudjobs release`") from None
+        if sig.algorithm != ALGORITHM:
+            raise ManifestInvalid(
+                "bad_signature", f"the manifest is signed with {sig.algorithm!r}; this agent "
+                f"only accepts {ALGORITHM!r} signatures")
+        return sig
