@@ -20,8 +20,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fieldagent.uplink.keys import object_key
-
 from fieldagent.outbox import NewItem, SqliteOutbox
 from fieldagent.policy import Policy
 from fieldagent.policy.loader import validate_policy
@@ -29,6 +27,7 @@ from fieldagent.uplink.local import LocalTransport
 from fieldagent.uplink.s3 import S3Transport
 from fieldagent.uplink.transport import Transport
 from fieldagent.uplink.uploader import UplinkProblem, Uploader, UploaderSettings
+from fieldcontract.keys import object_key
 from tests.support.clock import T0, SimClock
 
 SITE = "gh-1"
