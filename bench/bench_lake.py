@@ -51,8 +51,8 @@ from cloudjobs.executor import make_executor
 from cloudjobs.lake.ingest import IngestOptions, run_ingest
 from cloudjobs.query.engine import Lake
 from cloudjobs.store import LocalStore
-from fieldagent.outbox.batching import build_item
-from fieldagent.outbox.records import Record, SealedBatch
+from fieldagent.offload.batcher import build_item
+from fieldagent.offload.journal import Record, SealedBatch
 from fieldagent.policy.model import BatchingPolicy
 
 DAYS = 28

@@ -34,14 +34,14 @@ from fieldagent.config.loader import validate
 from fieldagent.config.site import SiteConfig
 from fieldagent.demo import START, SimClock, plans, site_config
 from fieldagent.inference.session import StressModel
-from fieldagent.offload import Offloader
+from fieldagent.offload.batcher import SignalBatcher
+from fieldagent.offload.degrade import DegradePlanner, DegradeState
+from fieldagent.offload.journal import RecordJournal
+from fieldagent.offload.offloader import Offloader
 from fieldagent.outbox import SqliteOutbox
-from fieldagent.outbox.batching import SignalBatcher
-from fieldagent.outbox.records import RecordJournal
 from fieldagent.pipeline import CameraPipeline, ImageResult
 from fieldagent.policy import load_policy
 from fieldagent.synth import save_jpeg, series
-from fieldagent.uplink.degrade import DegradePlanner, DegradeState
 from fieldagent.uplink.local import LocalTransport
 from fieldagent.uplink.uploader import Uploader
 

@@ -26,12 +26,12 @@ from typing import Any
 from fieldagent.config.site import load_site_config
 from fieldagent.datadir import DataDir, OutboxLayout
 from fieldagent.errors import ConfigError
+from fieldagent.offload.degrade import DegradePlanner
 from fieldagent.outbox.model import KINDS, OutboxStats, to_us
 from fieldagent.outbox.spool import Spool
 from fieldagent.outbox.sqlite_read import read_stats
 from fieldagent.outbox.store import database_bytes
 from fieldagent.policy import Policy, load_policy
-from fieldagent.uplink.degrade import DegradePlanner
 from fieldagent.uplink.scheduler import duration_text, rate_text, read_status
 
 

@@ -35,10 +35,10 @@ from fieldagent.config.site import HttpSource, InboxSource, SiteConfig
 from fieldagent.datadir import DataDir
 from fieldagent.imageref import ImageRef
 from fieldagent.inference.session import StressModel
-from fieldagent.offload import Offloader
+from fieldagent.offload.batcher import SignalBatcher
+from fieldagent.offload.journal import ImageMark, RecordJournal
+from fieldagent.offload.offloader import Offloader
 from fieldagent.outbox import SqliteOutbox
-from fieldagent.outbox.batching import SignalBatcher
-from fieldagent.outbox.records import ImageMark, RecordJournal
 from fieldagent.pipeline import CameraPipeline, ImageResult
 from fieldagent.policy import load_policy
 from fieldagent.policy.model import Policy

@@ -27,12 +27,12 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from fieldagent.offload.degrade import DegradePlanner, DegradeState
 from fieldagent.outbox.model import Item
 from fieldagent.policy.model import KINDS, Policy
 from fieldagent.policy.units import format_size
 from fieldagent.uplink.breaker import BreakerState, CircuitBreaker
 from fieldagent.uplink.budget import Bandwidth
-from fieldagent.uplink.degrade import DegradePlanner, DegradeState
 from fieldagent.uplink.retry import RetryPolicy
 
 T = TypeVar("T")

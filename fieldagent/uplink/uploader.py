@@ -43,13 +43,13 @@ from datetime import datetime, timedelta
 from typing import Any, BinaryIO, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
+from fieldagent.offload.degrade import DegradeState
+from fieldagent.offload.sampling import SamplingOverrides
 from fieldagent.outbox.base import Outbox
 from fieldagent.outbox.model import Item, ItemGone, OutboxCorrupt
 from fieldagent.policy.model import KINDS, Policy
-from fieldagent.policy.sampling import SamplingOverrides
 from fieldagent.uplink.breaker import CircuitBreaker, utc_now
 from fieldagent.uplink.budget import Bandwidth, ThroughputEstimator
-from fieldagent.uplink.degrade import DegradeState
 from fieldagent.uplink.errors import (
     CircuitOpen,
     PayloadCorrupt,

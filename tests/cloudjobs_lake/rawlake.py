@@ -1,7 +1,7 @@
 """A small multi-site raw lake, written with the agent's own encoders, for the cloud job tests.
 
 ``make_raw_lake(store)`` writes what three sites' agents would have uploaded over two days:
-signal batches (``fieldagent.outbox.batching.build_item``), alerts (``Alert.to_dict``)
+signal batches (``fieldagent.offload.batcher.build_item``), alerts (``Alert.to_dict``)
 with evidence crops, sampled images, heartbeats (``fieldagent.telemetry.heartbeat``) and
 model reports, under the keys ``fieldcontract.keys.object_key`` builds. It returns a
 :class:`RawLake` holding every record it wrote, so a test can compute expected numbers by
@@ -36,8 +36,8 @@ from typing import Any, Literal, Protocol
 from PIL import Image
 
 from fieldagent.alerts.rules import Alert
-from fieldagent.outbox.batching import build_item
-from fieldagent.outbox.records import Record, SealedBatch
+from fieldagent.offload.batcher import build_item
+from fieldagent.offload.journal import Record, SealedBatch
 from fieldagent.policy.model import BatchingPolicy
 from fieldagent.telemetry.heartbeat import build_heartbeat
 from fieldagent.telemetry.stats import AgentStats

@@ -1,6 +1,6 @@
 """Hypothesis strategies for every record the agents send, shaped as the agents build them
-(``fieldagent.offload.image_records``, ``Alert.to_record``, ``build_heartbeat``, the updater's
-model reports): the round-trip tests draw from these."""
+(``fieldagent.offload.offloader.image_records``, ``Alert.to_record``, ``build_heartbeat``,
+the updater's model reports): the round-trip tests draw from these."""
 
 from __future__ import annotations
 

@@ -135,9 +135,9 @@ def test_what_the_real_agent_sends_parses_back_to_the_same_records(tmp_path: Pat
     from fieldagent.config.site import SiteConfig
     from fieldagent.demo import START, plans, site_config
     from fieldagent.inference.session import StressModel
-    from fieldagent.offload import Offloader, image_records
+    from fieldagent.offload.batcher import SignalBatcher
+    from fieldagent.offload.offloader import Offloader, image_records
     from fieldagent.outbox import MemoryOutbox
-    from fieldagent.outbox.batching import SignalBatcher
     from fieldagent.pipeline import CameraPipeline
     from fieldagent.policy.loader import load_policy
     from fieldagent.synth import save_jpeg, series

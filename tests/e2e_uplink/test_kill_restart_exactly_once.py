@@ -39,8 +39,8 @@ import hashlib, sys, time
 from datetime import UTC, datetime
 from pathlib import Path
 from fieldagent.outbox import NewItem, SqliteOutbox
-from fieldagent.outbox.batching import SignalBatcher
-from fieldagent.outbox.records import RecordJournal
+from fieldagent.offload.batcher import SignalBatcher
+from fieldagent.offload.journal import RecordJournal
 from fieldagent.policy.loader import validate_policy
 from fieldcontract.keys import object_key
 from fieldagent.uplink.s3 import S3Options, S3Transport, make_client

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from fieldagent.datadir import DataDir
+from fieldagent.offload.batcher import SignalBatcher
+from fieldagent.offload.journal import RecordJournal
 from fieldagent.outbox import NewItem, SqliteOutbox
-from fieldagent.outbox.batching import SignalBatcher
-from fieldagent.outbox.records import RecordJournal
 from fieldagent.outbox_cli import outbox_stats_main
 from fieldagent.policy import load_policy
 from fieldagent.uplink.budget import ThroughputEstimator

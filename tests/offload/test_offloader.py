@@ -17,9 +17,9 @@ from fieldagent.config.loader import read_yaml, validate
 from fieldagent.config.site import SiteConfig
 from fieldagent.demo import START, plans, site_config
 from fieldagent.inference.session import StressModel
-from fieldagent.offload import Offloader, model_doubt
+from fieldagent.offload.batcher import SignalBatcher
+from fieldagent.offload.offloader import Offloader, model_doubt
 from fieldagent.outbox import MemoryOutbox
-from fieldagent.outbox.batching import SignalBatcher
 from fieldagent.outbox.model import Item
 from fieldagent.pipeline import CameraPipeline, ImageResult
 from fieldagent.policy.loader import resolve_policy, validate_policy

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
+from fieldagent.offload.batcher import SignalBatcher
+from fieldagent.offload.journal import RecordJournal
 from fieldagent.outbox import NewItem, SqliteOutbox
-from fieldagent.outbox.batching import SignalBatcher
-from fieldagent.outbox.records import RecordJournal
 from fieldagent.policy import Policy
 from fieldagent.policy.loader import validate_policy
 from fieldagent.uplink.s3 import S3Transport

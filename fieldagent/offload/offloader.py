@@ -38,13 +38,18 @@ from PIL import Image, ImageOps
 
 from fieldagent.alerts.rules import Alert
 from fieldagent.imageref import ImageRef
+from fieldagent.offload.batcher import SignalBatcher
+from fieldagent.offload.journal import ImageMark
+from fieldagent.offload.sampling import (
+    NO_OVERRIDES,
+    ImageSampler,
+    SampleDecision,
+    SamplingOverrides,
+)
 from fieldagent.outbox.base import Outbox
-from fieldagent.outbox.batching import SignalBatcher
 from fieldagent.outbox.model import NewItem
-from fieldagent.outbox.records import ImageMark
 from fieldagent.pipeline import ImageResult
 from fieldagent.policy.model import Policy
-from fieldagent.policy.sampling import NO_OVERRIDES, ImageSampler, SampleDecision, SamplingOverrides
 from fieldcontract import keys
 from fieldcontract.records import (
     AlertRecord,

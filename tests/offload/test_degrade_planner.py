@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from fieldagent.offload.degrade import DegradePlanner, DegradeState
 from fieldagent.policy import load_policy
-from fieldagent.uplink.degrade import DegradePlanner, DegradeState
 
 T0 = datetime(2026, 5, 4, tzinfo=UTC)
 TICK = timedelta(minutes=5)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from fieldagent.offload.sampling import ImageSampler, SampleDecision, SamplingOverrides
 from fieldagent.policy import load_policy
 from fieldagent.policy.model import SamplingPolicy
-from fieldagent.policy.sampling import ImageSampler, SampleDecision, SamplingOverrides
 
 T0 = datetime(2026, 5, 4, 0, 0, tzinfo=UTC)  # a Monday, UTC midnight
 FRAME, CROP, THUMB = 4_000_000, 300_000, 25_000  # rough JPEG sizes of a 12 MP camera

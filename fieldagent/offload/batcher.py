@@ -13,7 +13,7 @@ now and then (the agent's scheduler does, every few seconds).
 **Durability and its cost:** ``add`` returns only once its records are in the
 ``RecordJournal`` (one transaction, one fsync for the whole call, none per record), so a
 crash or power cut loses nothing that was accepted, and a long ``max_age`` is free. A
-closing batch costs three small commits (seal, outbox put, forget; see ``records``).
+closing batch costs three small commits (seal, outbox put, forget; see ``journal``).
 The alternative, a short ``max_age`` and memory only, would still lose the last few
 minutes on a power cut and would upload many small objects on a metered link.
 """
@@ -26,9 +26,9 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from fieldagent.offload.journal import ImageMark, Record, RecordJournal, SealedBatch
 from fieldagent.outbox.base import Outbox
 from fieldagent.outbox.model import NewItem
-from fieldagent.outbox.records import ImageMark, Record, RecordJournal, SealedBatch
 from fieldagent.policy.model import BatchingPolicy, ClassPolicy
 from fieldcontract import keys
 from fieldcontract.batch import encode_line, write_batch

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from fieldagent.offload.batcher import SignalBatcher, build_item
+from fieldagent.offload.journal import RecordJournal
 from fieldagent.outbox import ClassLimits, Item, Limits, SqliteOutbox
-from fieldagent.outbox.batching import SignalBatcher, build_item
-from fieldagent.outbox.records import RecordJournal
 from fieldagent.policy.model import BatchingPolicy
 from fieldcontract.batch import read_batch
 from tests.support.clock import SimClock

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from fieldagent.offload.sampling import SamplingOverrides
 from fieldagent.policy.model import KINDS, ImageMode, LowerJpegQuality, LowerSampling, Policy
-from fieldagent.policy.sampling import SamplingOverrides
 from fieldagent.policy.units import format_duration, format_size
 from fieldagent.uplink.budget import TimeWindows
 

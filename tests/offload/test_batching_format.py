@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from fieldagent.offload.batcher import SignalBatcher
+from fieldagent.offload.journal import RecordJournal
 from fieldagent.outbox import Item, Limits, SqliteOutbox
-from fieldagent.outbox.batching import SignalBatcher
-from fieldagent.outbox.records import RecordJournal
 from fieldagent.policy.model import BatchingPolicy
 from fieldcontract.batch import read_batch
 from tests.support.clock import T0, SimClock
