@@ -35,7 +35,7 @@ from fieldagent.config.site import SiteConfig
 from fieldagent.demo import START, SimClock, plans, site_config
 from fieldagent.inference.session import StressModel
 from fieldagent.offload.batcher import SignalBatcher
-from fieldagent.offload.degrade import DegradePlanner, DegradeState
+from fieldagent.offload.degrade import DegradeState, HeldLevel
 from fieldagent.offload.journal import RecordJournal
 from fieldagent.offload.offloader import Offloader
 from fieldagent.outbox import SqliteOutbox
@@ -56,7 +56,7 @@ class Offload:
         self.name = spec
         policy_name, _, level = spec.partition(":")
         self.policy = p = load_policy(policy_name)
-        overrides = DegradePlanner(p).overrides(DegradeState(level=int(level or 0)))
+        held = HeldLevel(DegradeState(level=int(level or 0)))
         self.clock = SimClock()
         self.box = SqliteOutbox(work / "outbox", limits=p.outbox_limits(), clock=self.clock)
         self.batcher = SignalBatcher(p.batching, SITE, self.clock, outbox=self.box,
@@ -67,7 +67,7 @@ class Offload:
         self.up = Uploader(self.box, LocalTransport(self.cloud), p, site=SITE, clock=self.clock,
                            sleep=self.clock.sleep)
         self.offloader = Offloader(p, SITE, self.box, self.batcher, cameras, clock=self.clock,
-                                   overrides=lambda: overrides, seed=7)
+                                   degrade=held, seed=7)
         self.expected_alerts: list[str] = []
         self.kept: Counter[str] = Counter()
         self._next_heartbeat = START

@@ -5,8 +5,13 @@ measured rate, the planner climbs one rung of the policy's degradation ladder (f
 crops, thumbnails, lower JPEG quality, essentials only). When the backlog drains in under
 half the horizon for ``recover_after``, it climbs down one rung. The gap between the two
 thresholds and the waits keep it from flapping. The planner is pure: the caller keeps the
-:class:`DegradeState` (and may persist it) and applies :meth:`DegradePlanner.overrides` to
-the image samplers.
+:class:`DegradeState` (and may persist it) and applies :func:`sampling_overrides` to the
+image samplers.
+
+Which way the level flows: the uplink measures the link and the backlog, runs the planner
+and keeps the state (``Uploader.degrade_state``); the offloader reads that state through a
+:class:`DegradeSource` at each image and decides here what it means for the samplers.
+Nothing flows back: the offloader never changes the level.
 """
 
 from __future__ import annotations
@@ -15,11 +20,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
 from fieldagent.offload.sampling import SamplingOverrides
 from fieldagent.policy.model import KINDS, ImageMode, LowerJpegQuality, LowerSampling, Policy
-from fieldagent.policy.units import format_duration, format_size
-from fieldagent.uplink.budget import TimeWindows
+from fieldagent.policy.units import format_duration, format_size, open_share, parse_window
 
 _DAY = 86_400.0
 
@@ -42,7 +47,8 @@ class DegradePlanner:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         self.ladder = policy.degrade.ladder
-        self._open = {k: TimeWindows.parse(policy.klass(k).windows).open_fraction() for k in KINDS}
+        self._open = {k: open_share([parse_window(w) for w in policy.klass(k).windows])
+                      for k in KINDS}
 
     def drain_eta(self, backlog: Mapping[str, int], rate: float | None) -> float | None:
         """Rough seconds to send the backlog: each uploading kind drains at the measured rate
@@ -146,23 +152,50 @@ class DegradePlanner:
         )
 
     def overrides(self, state: DegradeState) -> SamplingOverrides:
-        """What the active steps impose on the image samplers."""
-        factor, essential = 1.0, False
-        mode: ImageMode | None = None
-        quality: int | None = None
-        for step in self.ladder[: state.level]:
-            if isinstance(step, LowerSampling):
-                factor *= step.factor
-            elif isinstance(step, LowerJpegQuality):
-                quality = step.quality if quality is None else min(quality, step.quality)
-            elif step.step == "crops_only":
-                mode = mode or "crop"
-            elif step.step == "thumbnails":
-                mode = "thumbnail"
-            else:
-                essential = True
-        return SamplingOverrides(factor, mode, quality, essential)
+        """What the active steps impose on the image samplers (:func:`sampling_overrides`)."""
+        return sampling_overrides(self.policy, state)
 
+
+class DegradeSource(Protocol):
+    """Where the offloader reads the current degrade level (module docstring: the level
+    flows up from the uplink, which measures the link, to the offloader, which keeps less).
+    The ``Uploader`` is one; :class:`HeldLevel` is one that never moves."""
+
+    @property
+    def degrade_state(self) -> DegradeState:
+        """Where on the ladder the agent stands now."""
+        ...
+
+
+@dataclass(frozen=True)
+class HeldLevel:
+    """A degrade level that follows no link: full offload by default (tests, one-shot
+    processing), or a fixed rung, e.g. for a benchmark of what that rung sends."""
+
+    degrade_state: DegradeState = DegradeState()
+
+
+FULL_OFFLOAD = HeldLevel()
+
+
+def sampling_overrides(policy: Policy, state: DegradeState) -> SamplingOverrides:
+    """What the policy's ladder steps active at ``state.level`` impose on the samplers:
+    each step only shrinks what is kept (fewer samples, smaller images, lower quality)."""
+    factor, essential = 1.0, False
+    mode: ImageMode | None = None
+    quality: int | None = None
+    for step in policy.degrade.ladder[: state.level]:
+        if isinstance(step, LowerSampling):
+            factor *= step.factor
+        elif isinstance(step, LowerJpegQuality):
+            quality = step.quality if quality is None else min(quality, step.quality)
+        elif step.step == "crops_only":
+            mode = mode or "crop"
+        elif step.step == "thumbnails":
+            mode = "thumbnail"
+        else:
+            essential = True
+    return SamplingOverrides(factor, mode, quality, essential)
 
 def _waited(since: datetime | None, now: datetime, seconds: float) -> bool:
     return since is None or (now - since).total_seconds() >= seconds

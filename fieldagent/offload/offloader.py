@@ -39,9 +39,9 @@ from PIL import Image, ImageOps
 from fieldagent.alerts.rules import Alert
 from fieldagent.imageref import ImageRef
 from fieldagent.offload.batcher import SignalBatcher
+from fieldagent.offload.degrade import FULL_OFFLOAD, DegradeSource, sampling_overrides
 from fieldagent.offload.journal import ImageMark
 from fieldagent.offload.sampling import (
-    NO_OVERRIDES,
     ImageSampler,
     SampleDecision,
     SamplingOverrides,
@@ -87,9 +87,12 @@ class Offloaded:
 class Offloader:
     """Turns analysis results into outbox items and signal records under one policy.
 
-    ``overrides`` returns what the degradation ladder currently imposes on sampling (the
-    ``Uploader.sampling_overrides`` method); ``sampler_states`` restores each camera's quota
-    counters after a restart (see :meth:`state`).
+    ``degrade`` is where the current degrade level comes from: the ``Uploader``, which
+    measures the link and keeps the level, in the agent; a :class:`HeldLevel` elsewhere
+    (full offload by default). The level flows one way, from the uplink to here; at each
+    image the offloader turns it into what the samplers keep (``sampling_overrides``).
+    ``sampler_states`` restores each camera's quota counters after a restart (see
+    :meth:`state`).
     """
 
     def __init__(
@@ -102,12 +105,12 @@ class Offloader:
         *,
         clock: Callable[[], datetime],
         tz: str = "UTC",
-        overrides: Callable[[], SamplingOverrides] = lambda: NO_OVERRIDES,
+        degrade: DegradeSource = FULL_OFFLOAD,
         seed: int = 0,
         sampler_states: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
         self.policy, self.site, self.outbox, self.batcher = policy, site, outbox, batcher
-        self._clock, self._overrides = clock, overrides
+        self._clock, self._degrade = clock, degrade
         states = sampler_states or {}
         self.samplers = {
             c: ImageSampler.from_state(policy.sampling, c, dict(states[c]), seed=seed, tz=tz)
@@ -118,6 +121,10 @@ class Offloader:
     def state(self) -> dict[str, dict[str, Any]]:
         """The samplers' counters, to persist and hand back after a restart."""
         return {c: s.state() for c, s in self.samplers.items()}
+
+    def _overrides(self) -> SamplingOverrides:
+        """What the degrade level, read now from its source, imposes on the samplers."""
+        return sampling_overrides(self.policy, self._degrade.degrade_state)
 
     # -- per image ------------------------------------------------------------------------
     def handle(

@@ -9,6 +9,7 @@ callable carrying its allowed range so the error names the range in the admin's 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,6 +120,21 @@ def parse_window(value: str) -> tuple[int, int]:
     if start == end:
         raise ValueError("the window is empty (start equals end); leave 'windows' empty for always")
     return start, end
+
+
+def in_spans(spans: Sequence[tuple[int, int]], minute: float) -> bool:
+    """Whether a minute of the local day (0 to 1440) falls in one of the parsed windows."""
+    return any((s <= minute < e) if s < e else (minute >= s or minute < e) for s, e in spans)
+
+
+def open_share(spans: Sequence[tuple[int, int]]) -> float:
+    """Share of the day the parsed windows cover (overlaps counted once; none: always open).
+
+    A fact about the policy text, not about any clock: both the uploader's windows and the
+    degrade planner's drain estimate use it."""
+    if not spans:
+        return 1.0
+    return sum(in_spans(spans, m) for m in range(1440)) / 1440
 
 
 def format_size(nbytes: float) -> str:

@@ -110,10 +110,11 @@ class Agent:
         checkpoints = _read_checkpoints(self.batcher.journal.checkpoints())
         samplers = {**(saved.get("samplers") or {}),
                     **{c: ck["sampler"] for c, ck in checkpoints.items() if "sampler" in ck}}
+        # the degrade level flows one way: the uploader measures the link and keeps it, the
+        # offloader reads it at each image (``DegradeSource``) and keeps less accordingly
         self.offloader = Offloader(
             self.policy, sid, self.outbox, self.batcher, [c.id for c in site.cameras],
-            clock=clock, tz=tz, overrides=self.uploader.sampling_overrides,
-            sampler_states=samplers)
+            clock=clock, tz=tz, degrade=self.uploader, sampler_states=samplers)
 
         # -- model and cameras (after the offloader: a rollback at start is reported) --------
         self.updater = self._model_updater()

@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from fieldagent.policy.model import KINDS, Policy
-from fieldagent.policy.units import format_size, parse_window
+from fieldagent.policy.units import format_size, in_spans, open_share, parse_window
 
 _MINUTE = timedelta(minutes=1)
 
@@ -119,9 +119,7 @@ class TimeWindows:
         return cls(tuple(parse_window(w) for w in windows), _zone(tz))
 
     def _open_at_minute(self, minute: float) -> bool:
-        return any(
-            (s <= minute < e) if s < e else (minute >= s or minute < e) for s, e in self.spans
-        )
+        return in_spans(self.spans, minute)
 
     def is_open(self, now: datetime) -> bool:
         """Whether uploads may run at ``now``."""
@@ -154,9 +152,7 @@ class TimeWindows:
 
     def open_fraction(self) -> float:
         """Share of the day the windows are open (overlaps counted once)."""
-        if not self.spans:
-            return 1.0
-        return sum(self._open_at_minute(m) for m in range(1440)) / 1440
+        return open_share(self.spans)
 
 
 class Ramp:

@@ -28,7 +28,7 @@ Bandwidth: ``Bandwidth.permit`` is asked before every transfer; short rate-cap w
 slept through the injected ``sleep`` (pacing), long ones (window, daily budget) hold that
 kind in the ``KindGate`` while other kinds go. Every transfer feeds the
 ``ThroughputEstimator``, and the ``DegradeMonitor`` turns backlog and rate into the
-``degrade_state`` the image samplers follow.
+``degrade_state`` the offloader reads (its ``DegradeSource``, ``fieldagent.offload.degrade``).
 """
 
 from __future__ import annotations
@@ -44,7 +44,6 @@ from typing import Any, BinaryIO, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from fieldagent.offload.degrade import DegradeState
-from fieldagent.offload.sampling import SamplingOverrides
 from fieldagent.outbox.base import Outbox
 from fieldagent.outbox.model import Item, ItemGone, OutboxCorrupt
 from fieldagent.policy.model import KINDS, Policy
@@ -143,12 +142,9 @@ class Uploader:
     # -- public ------------------------------------------------------------------------
     @property
     def degrade_state(self) -> DegradeState:
-        """Where on the degradation ladder the agent stands (the samplers follow it)."""
+        """Where on the degradation ladder the agent stands. The uploader is the offloader's
+        ``DegradeSource``: it keeps the level, the offloader decides what it means."""
         return self._monitor.state
-
-    def sampling_overrides(self) -> SamplingOverrides:
-        """What the active degradation steps impose on the image samplers."""
-        return self._monitor.planner.overrides(self._monitor.state)
 
     def step(self, now: datetime | None = None) -> StepResult:
         """One unit of work (module docstring); never raises for an item's sake."""

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from fieldagent.offload.degrade import sampling_overrides
 from fieldagent.outbox import NewItem
 from fieldagent.policy import Policy, load_policy
 from fieldagent.policy.loader import validate_policy
@@ -169,7 +170,7 @@ def test_a_backlog_that_cannot_drain_in_time_degrades_sampling_and_says_why(
     assert rig.up.degrade_state.level == 2
     assert ("uplink: backlog of 2.0 MB (mostly images) would take 33 min at 0.008 Mbit/s > "
             "10 min horizon: sampling halved, crops only") in caplog.text
-    overrides = rig.up.sampling_overrides()
+    overrides = sampling_overrides(policy, rig.up.degrade_state)  # what the offloader reads
     assert overrides.random_share_factor == 0.5 and overrides.mode == "crop"
 
     rig.root.mkdir()  # the link is back, the backlog drains
