@@ -30,6 +30,10 @@ PLANTS = {
     "analysis-is-pure": ("fieldagent/signals/compute.py", "import fieldagent.outbox.sqlite"),
     "cloud-uses-no-device-runtime": ("cloudjobs/lake/ingest.py",
                                       "import fieldagent.service.agent"),
+    "queue-is-below-offload": ("fieldagent/outbox/spool.py", "import fieldagent.offload.sampling"),
+    "policy-is-data": ("fieldagent/policy/checks.py", "import fieldagent.offload.degrade"),
+    "offload-is-not-the-uplink": ("fieldagent/offload/sampling.py",
+                                  "import fieldagent.uplink.budget"),
 }
 
 pytestmark = pytest.mark.skipif(not LINT.is_file(), reason="import-linter is not installed")
