@@ -18,6 +18,7 @@ from fieldagent.config.site import SiteConfig
 from fieldagent.demo import START, plans, site_config
 from fieldagent.inference.session import StressModel
 from fieldagent.offload.batcher import SignalBatcher
+from fieldagent.offload.degrade import DegradeState
 from fieldagent.offload.offloader import Offloader, model_doubt
 from fieldagent.outbox import MemoryOutbox
 from fieldagent.outbox.model import Item
@@ -213,3 +214,30 @@ def test_a_rejected_image_record_still_has_a_time(tmp_path: Path, run: Any) -> N
     (_, body), = _drain(box)
     (record,) = read_batch(body)[1]
     assert record["ts"] == clock.now.isoformat()
+
+
+class _Link:
+    """A ``DegradeSource`` whose level the test moves, as the uploader's monitor would."""
+
+    def __init__(self) -> None:
+        self.degrade_state = DegradeState()
+
+
+def test_the_offloader_reads_its_degrade_source_at_each_image(run: Any) -> None:
+    results, _ = run
+    policy = _policy(random_share=1.0, quota_per_hour=1000, quota_per_day=1000)
+    clock, link = SimClock(START), _Link()
+    box = MemoryOutbox(clock=clock)
+    off = Offloader(policy, SITE, box, SignalBatcher(policy.batching, SITE, clock, outbox=box),
+                    [results[0][0].camera], clock=clock, seed=1, degrade=link)
+    reasons = []
+    for i, (result, path) in enumerate(results):
+        link.degrade_state = DegradeState(level=1 if i % 2 else 0)  # essential_only on odd
+        clock.now = result.captured_at
+        out = off.handle(result, path)
+        assert out.sample is not None
+        reasons.append((i % 2, out.sample.reason, out.sample.keep))
+    assert {(r, k) for odd, r, k in reasons if odd} <= {("essential_only", False),
+                                                        ("daily_reference", True)}
+    assert ("essential_only", False) in {(r, k) for odd, r, k in reasons if odd}
+    assert {r for odd, r, k in reasons if not odd and k} & {"random", "uncertain"}
