@@ -11,20 +11,23 @@ Promises every store keeps (the ingest protocol in ``cloudjobs.lake`` relies on 
   did, atomically (local: ``os.link``, which fails on an existing name; S3: ``If-None-Match:
   *``). Two writers racing for one key: exactly one wins. This is the commit point of
   every lake transaction.
-* ``list`` and ``list_dirs`` never show the local store's own folders (names starting with
-  ``.``: ``.tmp``, and the uplink's ``.meta``/``.multipart``).
+* ``list`` and ``list_dirs`` never show a local store's own state (its dot-folders).
 
-Library errors are translated here into :class:`StoreError` (``ObjectNotFound`` for a missing
-key), with what to check, so a job can report them instead of a botocore traceback.
+Keys, the local layout, the create-only write, the boto3 client and the classification
+of botocore errors are the object-store seam's (``objectstore``), shared with the
+device's uplink; this module words the errors for a batch job: :class:`StoreError`
+(``ObjectNotFound`` for a missing key), with what to check, so a job can report them
+instead of a botocore traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import builtins
 import errno
+import hashlib
 import os
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,11 +37,12 @@ from urllib.parse import unquote, urlsplit
 import pyarrow.fs as pafs
 
 from fieldagent.errors import FieldAgentError
-from fieldagent.fsutil import fsync_dir
+from objectstore import localfs, s3client
+from objectstore.keys import check_key, is_local_state
+from objectstore.s3errors import Classified, Kind, Setup, classify
 
 T = TypeVar("T")
 DEFAULT_STORE = "./fieldagent-demo/cloud"
-_CREDENTIAL_KEYS = frozenset({"access_key_id", "secret_access_key", "session_token"})
 
 
 class StoreError(FieldAgentError):
@@ -105,14 +109,6 @@ class ObjectStore(Protocol):
         ...
 
 
-def _check_key(key: str) -> str:
-    """Refuse keys that could escape a local root or that S3 would store oddly."""
-    parts = key.split("/")
-    if not key or key.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        raise ValueError(f"object key {key!r} is not a relative path like 'curated/x/part.parquet'")
-    return key
-
-
 # -- local folder -------------------------------------------------------------------------
 
 
@@ -133,7 +129,7 @@ class LocalStore:
         start = self.root / base if base else self.root
         if not start.is_dir():
             return
-        keys = (p.relative_to(self.root).as_posix() for p in _walk_files(start))
+        keys = localfs.walk_keys(self.root, start)
         for key in sorted(k for k in keys if k.startswith(prefix)):
             try:
                 st = (self.root / key).stat()
@@ -146,11 +142,12 @@ class LocalStore:
         folder = self.root / prefix if prefix else self.root
         if not folder.is_dir():
             return []
-        names = sorted(e.name for e in os.scandir(folder) if e.is_dir() and e.name[0] != ".")
+        names = sorted(e.name for e in os.scandir(folder)
+                       if e.is_dir() and not is_local_state(e.name))
         return [f"{prefix}{name}/" for name in names]
 
     def get(self, key: str) -> bytes:
-        path = self.root / _check_key(key)
+        path = self.root / check_key(key)
         try:
             return path.read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
@@ -160,31 +157,22 @@ class LocalStore:
             raise self._error("read", key, exc) from exc
 
     def put(self, key: str, data: bytes, *, create_only: bool = False) -> bool:
-        final = self.root / _check_key(key)
+        check_key(key)
         self._root_ok()
-        tmp = self.root / ".tmp" / uuid.uuid4().hex
         try:
-            tmp.parent.mkdir(exist_ok=True)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "xb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            written = _link_new(tmp, final) if create_only else _replace(tmp, final)
-            if written:
-                fsync_dir(final.parent)
-            return written
+            if create_only:
+                return localfs.create_new(self.root, key, data)
+            localfs.replace(self.root, key, data)
+            return True
         except OSError as exc:
             raise self._error("write", key, exc) from exc
-        finally:
-            tmp.unlink(missing_ok=True)
 
     def exists(self, key: str) -> bool:
         self._root_ok()
-        return (self.root / _check_key(key)).is_file()
+        return (self.root / check_key(key)).is_file()
 
     def delete(self, key: str) -> None:
-        path = self.root / _check_key(key)
+        path = self.root / check_key(key)
         try:
             path.unlink(missing_ok=True)
         except OSError as exc:
@@ -216,29 +204,6 @@ class LocalStore:
         return StoreError(f"{self.url}: cannot {op} {key!r}: {exc}")
 
 
-def _walk_files(start: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(start):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        for name in filenames:
-            if not name.startswith("."):
-                yield Path(dirpath) / name
-
-
-def _link_new(tmp: Path, final: Path) -> bool:
-    """Create ``final`` from ``tmp`` unless it exists (atomic: ``link`` never replaces)."""
-    try:
-        os.link(tmp, final)
-    except FileExistsError:
-        return False
-    return True
-
-
-def _replace(tmp: Path, final: Path) -> bool:
-    os.replace(tmp, final)
-    return True
-
-
-
 def _prune_empty(folder: Path, root: Path) -> None:
     """Remove folders left empty by a delete (staging runs, compacted partitions)."""
     while folder != root and root in folder.parents:
@@ -260,12 +225,21 @@ class S3Settings:
     ``session_token``; without it boto3's usual chain applies (environment, files, role).
     ``max_attempts`` counts the first try: botocore retries throttling and dropped
     connections with backoff (a batch job can wait; an agent on a metered link cannot).
+    ``checksums`` sends each write's SHA-256 for the server to check (the model-release
+    publisher wants that; lake writes are checked by their readers instead).
     """
 
     endpoint_url: str | None = None
     region: str | None = None
     credentials: Mapping[str, str] | None = None
     max_attempts: int = 5
+    checksums: bool = False
+
+    def client_options(self) -> s3client.ClientOptions:
+        """The shared client builder's options: 10 s to connect, 60 s per read."""
+        return s3client.ClientOptions(endpoint_url=self.endpoint_url, region=self.region,
+                                      connect_timeout=10, read_timeout=60,
+                                      max_attempts=self.max_attempts)
 
 
 class S3Store:
@@ -283,14 +257,13 @@ class S3Store:
         region: str | None = None,
         credentials: Mapping[str, str] | None = None,
         max_attempts: int = 5,
+        checksums: bool = False,
     ) -> None:
-        creds = dict(credentials or {})
-        if unknown := set(creds) - _CREDENTIAL_KEYS:
-            raise ValueError(f"unknown S3 credential fields {sorted(unknown)}: "
-                             f"use {sorted(_CREDENTIAL_KEYS)}")
+        creds = s3client.check_credentials(credentials)
         self.bucket = bucket
         self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
-        self.settings = S3Settings(endpoint_url, region, creds or None, max(1, max_attempts))
+        self.settings = S3Settings(endpoint_url, region, creds or None, max(1, max_attempts),
+                                   checksums)
         self.url = f"s3://{bucket}/{self.prefix}"
         self._client: Any = None
 
@@ -304,9 +277,8 @@ class S3Store:
     def client(self) -> Any:
         """The boto3 client, built on first use (botocore retries on: this is a batch job)."""
         if self._client is None:
-            self._client = _session(self.settings).client(
-                "s3", endpoint_url=self.settings.endpoint_url, config=_boto_config(self.settings)
-            )
+            s = self.settings
+            self._client = s3client.make_client(s.client_options(), s.credentials)
         return self._client
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
@@ -336,7 +308,10 @@ class S3Store:
         return self._guard("read", key, fetch)
 
     def put(self, key: str, data: bytes, *, create_only: bool = False) -> bool:
-        extra = {"IfNoneMatch": "*"} if create_only else {}
+        extra: dict[str, str] = {"IfNoneMatch": "*"} if create_only else {}
+        if self.settings.checksums:
+            digest = base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
+            extra.update(ChecksumAlgorithm="SHA256", ChecksumSHA256=digest)
         try:
             self._guard("write", key, lambda: self.client.put_object(
                 Bucket=self.bucket, Key=self._full(key), Body=data, **extra))
@@ -379,7 +354,7 @@ class S3Store:
         return pafs.S3FileSystem(**options), f"{self.bucket}/{self.prefix}".rstrip("/")
 
     def _full(self, key: str) -> str:
-        return self.prefix + _check_key(key)
+        return self.prefix + check_key(key)
 
     def _guard(self, op: str, key: str, fn: Callable[[], T]) -> T:
         """Run ``fn``, translating botocore errors into the store's error tree."""
@@ -387,68 +362,40 @@ class S3Store:
 
         try:
             return fn()
-        except bce.ClientError as exc:
-            raise _client_error(self, op, key, exc) from exc
-        except (bce.EndpointConnectionError, bce.ConnectionError) as exc:
-            raise StoreError(f"{self.url}: cannot {op} {key!r}: cannot reach S3 at "
-                             f"{self.settings.endpoint_url or 'AWS'} ({exc}): check the "
-                             "endpoint and the network") from exc
-        except bce.NoCredentialsError as exc:
-            raise StoreError(f"{self.url}: no S3 credentials: set AWS_ACCESS_KEY_ID and "
-                             "AWS_SECRET_ACCESS_KEY, or a profile or role") from exc
+        except (bce.ClientError, bce.BotoCoreError) as exc:
+            raise _store_error(self, op, key, classify(exc)) from exc
 
 
 class _PreconditionFailed(StoreError):
     """A create-only write found the key taken (HTTP 412); ``put`` turns it into False."""
 
 
-def _client_error(store: S3Store, op: str, key: str, exc: Any) -> StoreError:
-    error = exc.response.get("Error", {})
-    code = str(error.get("Code", ""))
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+def _store_error(store: S3Store, op: str, key: str, found: Classified) -> StoreError:
+    """A classified botocore error (``objectstore.s3errors``), worded for a batch job."""
     where = f"{store.url}: cannot {op} {key!r}"
-    if code in ("NoSuchKey", "404", "NotFound") or (status == 404 and code != "NoSuchBucket"):
+    if found.kind is Kind.NOT_FOUND:
         return ObjectNotFound(f"{store.url}: no object {key!r}")
-    if status == 412 or code == "PreconditionFailed":
+    if found.kind is Kind.KEY_EXISTS:
         return _PreconditionFailed(f"{where}: it exists already")
-    if code == "NoSuchBucket":
+    if found.kind is Kind.UNREACHABLE:
+        return StoreError(f"{where}: cannot reach S3 at {store.settings.endpoint_url or 'AWS'} "
+                          f"({found.message}): check the endpoint and the network")
+    if found.kind is Kind.NO_CREDENTIALS:
+        return StoreError(f"{store.url}: no S3 credentials: set AWS_ACCESS_KEY_ID and "
+                          "AWS_SECRET_ACCESS_KEY, or a profile or role")
+    if found.code == "NoSuchBucket":
         return StoreError(f"{where}: bucket {store.bucket!r} does not exist: check --store")
-    if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"):
-        return StoreError(f"{where}: access denied ({code}): check the credentials and that "
-                          "they may read, write and list this bucket")
-    return StoreError(f"{where}: {code or status}: {error.get('Message', exc)}")
-
-
-def _session(settings: S3Settings) -> Any:
-    import boto3
-
-    creds = dict(settings.credentials or {})
-    return boto3.session.Session(
-        aws_access_key_id=creds.get("access_key_id"),
-        aws_secret_access_key=creds.get("secret_access_key"),
-        aws_session_token=creds.get("session_token"),
-        region_name=settings.region or ("us-east-1" if settings.endpoint_url else None),
-    )
-
-
-def _boto_config(settings: S3Settings) -> Any:
-    from botocore.config import Config
-
-    return Config(
-        connect_timeout=10,
-        read_timeout=60,
-        retries={"total_max_attempts": settings.max_attempts, "mode": "standard"},
-        s3={"addressing_style": "path" if settings.endpoint_url else "auto"},
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
-    )
+    if found.setup is Setup.CREDENTIALS:
+        return StoreError(f"{where}: access denied ({found.code}): check the credentials and "
+                          "that they may read, write and list this bucket")
+    return StoreError(f"{where}: {found.code}: {found.message}")
 
 
 def _resolved_credentials(settings: S3Settings) -> dict[str, str]:
     """The credentials boto3 would use, so pyarrow reads with exactly the same identity."""
     if settings.credentials:
         return dict(settings.credentials)
-    found = _session(settings).get_credentials()
+    found = s3client.make_session(settings.client_options()).get_credentials()
     if found is None:
         return {}
     frozen = found.get_frozen_credentials()

@@ -12,14 +12,9 @@ import fcntl
 import os
 from pathlib import Path
 
-
-def fsync_dir(directory: Path) -> None:
-    """Make renames and creations in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+# One fsync_dir for every store on disk; it lives with the object-store seam, which
+# imports nothing of the agent's.
+from objectstore.localfs import fsync_dir as fsync_dir
 
 
 def write_atomic(path: Path, data: bytes) -> None:

@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from fieldagent.fsutil import fsync_dir
 from fieldagent.uplink.errors import (
     PayloadCorrupt,
     UplinkError,
@@ -41,17 +40,17 @@ from fieldagent.uplink.transport import (
     DEFAULT_CONTENT_TYPE,
     Part,
     PutOutcome,
-    check_key,
     check_metadata,
     check_parts,
     sha256_b64,
     verify_payload,
 )
+from objectstore import localfs
+from objectstore.keys import META, MULTIPART, check_key
 
 T = TypeVar("T")
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 _PERMISSION = {errno.EACCES, errno.EPERM, errno.EROFS}
-_NO_LINK = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
 
 
 class LocalTransport:
@@ -177,20 +176,15 @@ class LocalTransport:
 
     def _create(self, key: str, body: bytes, content_type: str, meta: dict[str, str]) -> PutOutcome:
         """Write ``body`` to a fsynced temp file, then link it to the key."""
-        tmp = self._temp_path()
-        self._write_file(tmp, body)
-        return self._link_temp(key, tmp, content_type, meta)
+        self._root_ok()
+        return self._link_temp(key, localfs.write_temp(self.root, body), content_type, meta)
 
     def _link_temp(
         self, key: str, tmp: Path, content_type: str, meta: dict[str, str]
     ) -> PutOutcome:
         """Hard-link a complete, fsynced temp file to the key, never replacing an object."""
         final = self._path(key)
-        try:
-            self._ensure_dir(final.parent)
-            created = _link_no_replace(tmp, final)
-        finally:
-            tmp.unlink(missing_ok=True)
+        created = localfs.link_new(tmp, final)
         if not created and _file_sha256(final) != meta["sha256"]:
             raise UplinkRejected(
                 f"{self._where('put', key)}: a different object is already there; it was "
@@ -198,9 +192,8 @@ class LocalTransport:
                 code="KeyCollision",
             )
         if created:
-            fsync_dir(final.parent)
             sidecar = {"content_type": content_type, "metadata": meta}
-            meta_dir = self._ensure_dir(self.root / ".meta" / final.parent.relative_to(self.root))
+            meta_dir = self._ensure_dir(self.root / META / final.parent.relative_to(self.root))
             self._write_atomic(meta_dir / (final.name + ".json"), json.dumps(sidecar).encode())
         return PutOutcome(key=key, created=created)
 
@@ -230,15 +223,7 @@ class LocalTransport:
     def _walk(self, prefix: str) -> builtins.list[str]:
         """Every object key under the root starting with ``prefix``."""
         self._root_ok()
-        found: builtins.list[str] = []
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-            rel = Path(dirpath).relative_to(self.root)
-            for name in filenames:
-                key = (rel / name).as_posix()
-                if not name.startswith(".") and key.startswith(prefix):
-                    found.append(key)
-        return sorted(found)
+        return sorted(k for k in localfs.walk_keys(self.root) if k.startswith(prefix))
 
     def _upload(self, key: str, upload_id: str, where: str) -> tuple[Path, dict[str, Any]]:
         """The folder and record of a live upload for ``key``, or ``UploadGone``."""
@@ -259,10 +244,11 @@ class LocalTransport:
 
     def _temp_path(self) -> Path:
         """A fresh name in ``.tmp/``, on the same filesystem as the objects so links work."""
-        return self._ensure_dir(self.root / ".tmp") / uuid.uuid4().hex
+        self._root_ok()
+        return localfs.temp_path(self.root)
 
     def _upload_dir(self, upload_id: str) -> Path:
-        return self.root / ".multipart" / (upload_id if _UPLOAD_ID.fullmatch(upload_id) else "_")
+        return self.root / MULTIPART / (upload_id if _UPLOAD_ID.fullmatch(upload_id) else "_")
 
     def _path(self, key: str) -> Path:
         return self.root / check_key(key)
@@ -279,16 +265,9 @@ class LocalTransport:
     def _write_atomic(self, path: Path, data: bytes) -> None:
         """Replace ``path`` with ``data`` via a fsynced temp file and ``os.replace``."""
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-        self._write_file(tmp, data)
+        localfs.write_file(tmp, data)
         os.replace(tmp, path)
-        fsync_dir(path.parent)
-
-    @staticmethod
-    def _write_file(path: Path, data: bytes) -> None:
-        with open(path, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        localfs.fsync_dir(path.parent)
 
     def _guard(self, where: str, fn: Callable[[], T]) -> T:
         """Run ``fn``, translating OSError into the uplink error tree."""
@@ -312,29 +291,6 @@ def _translate(exc: OSError, where: str, root: Path) -> UplinkError:
         )
     code = errno.errorcode.get(exc.errno or 0, "OSError")
     return UplinkUnavailable(f"{where}: {exc}: will retry", code=code)
-
-
-def _link_no_replace(src: Path, dst: Path) -> bool:
-    """Hard-link ``src`` to ``dst``; False if ``dst`` exists. Falls back where links fail."""
-    try:
-        os.link(src, dst)
-        return True
-    except FileExistsError:
-        return False
-    except OSError as exc:
-        if exc.errno not in _NO_LINK:
-            raise
-    # Filesystems without hard links (FAT on a USB stick): O_EXCL claims the name, then
-    # the complete temp file replaces the empty claim. A crash in between leaves an empty
-    # file, which the next put repairs because its size cannot be right.
-    try:
-        os.close(os.open(dst, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-    except FileExistsError:
-        if dst.stat().st_size > 0:
-            return False
-    os.replace(src, dst)
-    return True
-
 
 
 def _digests(data: bytes) -> tuple[str, str]:

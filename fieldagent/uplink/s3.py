@@ -21,9 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import boto3
 from botocore import exceptions as bce
-from botocore.config import Config
 
 from fieldagent.uplink.errors import (
     ChecksumMismatch,
@@ -38,15 +36,16 @@ from fieldagent.uplink.transport import (
     Part,
     PutOutcome,
     Timeouts,
-    check_key,
     check_metadata,
     check_parts,
     sha256_b64,
     verify_payload,
 )
+from objectstore import s3client
+from objectstore.keys import check_key
+from objectstore.s3errors import Classified, Kind, Setup, classify
 
 T = TypeVar("T")
-_CREDENTIAL_KEYS = {"access_key_id", "secret_access_key", "session_token"}
 
 
 @dataclass(frozen=True)
@@ -65,27 +64,17 @@ def make_client(options: S3Options, credentials: Mapping[str, str] | None = None
     ``credentials`` holds ``access_key_id``, ``secret_access_key`` and optionally
     ``session_token``; without it boto3's usual chain applies (environment, files, role).
     """
-    creds = dict(credentials or {})
-    if unknown := set(creds) - _CREDENTIAL_KEYS:
-        raise ValueError(f"unknown S3 credential fields {sorted(unknown)}: use {_CREDENTIAL_KEYS}")
-    config = Config(
+    settings = s3client.ClientOptions(
+        endpoint_url=options.endpoint_url,
+        region=options.region,
         connect_timeout=options.timeouts.connect,
         read_timeout=options.timeouts.read,
-        retries={"total_max_attempts": 1, "mode": "standard"},
-        proxies={"http": options.proxy, "https": options.proxy} if options.proxy else {},
+        max_attempts=1,
+        proxy=options.proxy,
+        env_proxies=False,
         tcp_keepalive=True,
-        s3={"addressing_style": "path" if options.endpoint_url else "auto"},
-        request_checksum_calculation="when_required",
-        response_checksum_validation="when_required",
     )
-    region = options.region or ("us-east-1" if options.endpoint_url else None)
-    session = boto3.session.Session(
-        aws_access_key_id=creds.get("access_key_id"),
-        aws_secret_access_key=creds.get("secret_access_key"),
-        aws_session_token=creds.get("session_token"),
-        region_name=region,
-    )
-    return session.client("s3", endpoint_url=options.endpoint_url, config=config)
+    return s3client.make_client(settings, credentials)
 
 
 class S3Transport:
@@ -336,62 +325,60 @@ def _part(entry: Mapping[str, Any]) -> Part:
     )
 
 
-# Error translation. Codes first, then the HTTP status (a HEAD has no body, so no code).
-_RETRY = {
-    "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling",
-    "ThrottlingException", "RequestThrottled", "TooManyRequests", "OperationAborted",
-    "ConditionalRequestConflict", "IncompleteBody", "RequestTimeTooSkewed",
-}  # fmt: skip
-_CHECKSUM = {"BadDigest", "XAmzContentSHA256Mismatch", "InvalidChecksum"}
-_GONE = {"NoSuchUpload", "InvalidPart"}
-_CREDENTIALS = "check the site's S3 credentials and the bucket policy"
-_SETUP = {
-    **dict.fromkeys(
-        ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
-         "InvalidToken", "AllAccessDisabled", "AccountProblem"), _CREDENTIALS),
-    **dict.fromkeys(("NoSuchBucket", "InvalidBucketName"), "create the bucket or fix the target"),
-    **dict.fromkeys(
-        ("PermanentRedirect", "AuthorizationHeaderMalformed"), "set the bucket's region"),
-}  # fmt: skip
+# Error translation: the kind comes from the shared table, the class and hint from here.
+_CLASS: dict[Kind, type[UplinkError]] = {
+    Kind.DAMAGED: ChecksumMismatch,
+    Kind.UPLOAD_GONE: UploadGone,
+    Kind.RETRY: UplinkUnavailable,
+    Kind.SETUP: UplinkMisconfigured,
+    Kind.NOT_FOUND: UplinkRejected,
+    Kind.KEY_EXISTS: UplinkRejected,
+    Kind.REJECTED: UplinkRejected,
+}
+_HINT = {
+    Kind.DAMAGED: "bytes were damaged on the way; will send again",
+    Kind.UPLOAD_GONE: "begin the multipart upload again",
+    Kind.RETRY: "will retry later",
+}
+_SETUP_HINT = {
+    Setup.CREDENTIALS: "check the site's S3 credentials and the bucket policy",
+    Setup.BUCKET: "create the bucket or fix the target",
+    Setup.REGION: "set the bucket's region",
+}
+_REFUSED = "the server refused this request; not retrying"
 
 
 def translate(exc: bce.ClientError | bce.BotoCoreError, where: str) -> UplinkError:
     """Map a botocore error onto the uplink error tree, with a sentence saying what to do."""
     if isinstance(exc, bce.BotoCoreError):
         return _translate_botocore(exc, where)
-    error = exc.response.get("Error", {})
-    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    code = str(error.get("Code") or status)
-    cls, hint = _classify(code, status)
-    message = error.get("Message") or "no message"
+    found = classify(exc)
+    cls = _CLASS[found.kind]
     return cls(
-        f"{where} failed: {code} (HTTP {status}): {message}: {hint}", code=code, status=status
+        f"{where} failed: {found.code} (HTTP {found.status}): {found.message}: {_hint(found)}",
+        code=found.code,
+        status=found.status,
     )
 
 
-def _classify(code: str, status: int) -> tuple[type[UplinkError], str]:
-    """Which error class an S3 error code (or, failing that, its status) belongs to."""
-    if code in _CHECKSUM:
-        return ChecksumMismatch, "bytes were damaged on the way; will send again"
-    if code in _GONE:
-        return UploadGone, "begin the multipart upload again"
-    if code == "RequestTimeTooSkewed":
-        return UplinkUnavailable, "the device clock is off; check NTP"
-    if code in _RETRY or status >= 500 or status in (408, 429):
-        return UplinkUnavailable, "will retry later"
-    if code in _SETUP or status == 403:
-        return UplinkMisconfigured, _SETUP.get(code, _CREDENTIALS)
-    return UplinkRejected, "the server refused this request; not retrying"
+def _hint(found: Classified) -> str:
+    """What to do about a server's answer of this kind."""
+    if found.code == "RequestTimeTooSkewed":
+        return "the device clock is off; check NTP"
+    if found.setup is not None:
+        return _SETUP_HINT[found.setup]
+    return _HINT.get(found.kind, _REFUSED)
 
 
 def _translate_botocore(exc: bce.BotoCoreError, where: str) -> UplinkError:
     """Client-side failures: no answer (retry), a damaged answer (retry), or no credentials."""
-    name = type(exc).__name__
-    if isinstance(exc, bce.NoCredentialsError | bce.PartialCredentialsError):
+    found = classify(exc)
+    name = found.code
+    if found.kind is Kind.NO_CREDENTIALS:
         return UplinkMisconfigured(f"{where}: {exc}: give the site S3 credentials", code=name)
-    if isinstance(exc, bce.ParamValidationError):
+    if found.kind is Kind.REJECTED:
         return UplinkRejected(f"{where}: {exc}: this is a bug in the caller", code=name)
-    if isinstance(exc, bce.ChecksumError):
+    if found.kind is Kind.DAMAGED:
         return ChecksumMismatch(f"{where}: {exc}: the download was damaged; will retry", code=name)
     return UplinkUnavailable(
         f"{where}: {exc}: the link or the server is down; will retry", code=name

@@ -24,7 +24,6 @@ from urllib.parse import urlsplit
 from fieldagent.uplink.errors import PayloadCorrupt
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-_KEY_SEGMENT = re.compile(r"[A-Za-z0-9_=+@,;:()!~-][A-Za-z0-9._=+@,;:()!~-]*")
 _META_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 
@@ -188,21 +187,6 @@ def open_transport(
         f"uplink target {target!r} is neither file:///DIR nor s3://BUCKET/PREFIX: "
         "fix the uplink target in the site config"
     )
-
-
-def check_key(key: str) -> str:
-    """Return ``key`` if it is a safe relative object key, else raise ``ValueError``.
-
-    No empty, ``.`` or ``..`` segments, no leading dot in a segment (the local transport
-    keeps its own state in dot-folders), no backslashes or control characters.
-    """
-    segments = key.split("/")
-    if not key or len(key) > 1024 or not all(_KEY_SEGMENT.fullmatch(s) for s in segments):
-        raise ValueError(
-            f"object key {key!r} is not a safe relative key: use '/'-separated segments "
-            "of letters, digits and '._=+-', none empty or starting with '.'"
-        )
-    return key
 
 
 def check_metadata(metadata: Mapping[str, str] | None) -> dict[str, str]:

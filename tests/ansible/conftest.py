@@ -102,7 +102,7 @@ def _wheel(tmp: Path) -> Path:
     """Build the agent wheel from a copy of this checkout (setuptools writes build/ in place)."""
     src = tmp / "src"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build")
-    for part in ("fieldagent", "cloudjobs", "fieldcontract"):
+    for part in ("fieldagent", "cloudjobs", "fieldcontract", "objectstore"):
         shutil.copytree(REPO / part, src / part, ignore=ignore)
     for part in ("pyproject.toml", "README.md"):
         shutil.copy2(REPO / part, src / part)

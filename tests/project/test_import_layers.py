@@ -20,11 +20,12 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / ".importlinter"
 LINT = Path(sys.executable).with_name("lint-imports")
 PACKAGES = [p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()
-            and p.name in {"fieldagent", "cloudjobs", "fieldcontract"}]
+            and p.name in {"fieldagent", "cloudjobs", "fieldcontract", "objectstore"}]
 
 # contract id -> (file to plant in, the forbidden import), one per contract in the config
 PLANTS = {
     "contract-is-a-leaf": ("fieldcontract/keys.py", "import fieldagent.decode"),
+    "objectstore-is-a-leaf": ("objectstore/keys.py", "import cloudjobs.store"),
     "device-never-imports-cloud": ("fieldagent/roi/zones.py", "import cloudjobs.lake"),
     "queue-is-not-the-uplink": ("fieldagent/outbox/spool.py", "import fieldagent.uplink.retry"),
     "analysis-is-pure": ("fieldagent/signals/compute.py", "import fieldagent.outbox.sqlite"),
