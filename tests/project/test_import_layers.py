@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.project.test_project_imports import imports
+
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / ".importlinter"
 LINT = Path(sys.executable).with_name("lint-imports")
@@ -88,3 +90,44 @@ def test_a_planted_violation_breaks_its_contract(copy: Path, contract: str) -> N
         target.write_text(original)
     assert result.returncode != 0
     assert f"{contracts()[contract]} BROKEN" in result.stdout, result.stdout
+
+
+SHARED_WITH_CLOUD = frozenset({
+    "fieldagent.errors", "fieldagent.config.base", "fieldagent.decode",
+    "fieldagent.synth", "fieldagent.synth.texture", "fieldagent.synth.background",
+    "fieldagent.inference.preprocess", "fieldagent.inference.session",
+    "fieldagent.inference.abstain", "fieldagent.inference.manifest",
+    "fieldagent.roi.segment", "fieldagent.roi.config",
+    "fieldagent.signals.compute", "fieldagent.signals.baseline",
+    "fieldagent.modelupdate.signing", "fieldagent.modelupdate.golden",
+})
+"""The device modules the cloud jobs may import (docs/architecture.md says why each)."""
+
+
+def cloud_imports_of_device(root: Path) -> set[str]:
+    """Every ``fieldagent`` module a ``cloudjobs`` file imports directly."""
+    found = set()
+    for path in (root / "cloudjobs").rglob("*.py"):
+        for _, module, name in imports(path.read_text()):
+            if module == "fieldagent":
+                found.add(f"fieldagent.{name}" if name else module)
+            elif module.startswith("fieldagent."):
+                found.add(module)
+    return found
+
+
+def test_the_cloud_imports_only_the_named_shared_part_of_the_device() -> None:
+    extra = cloud_imports_of_device(ROOT) - SHARED_WITH_CLOUD
+    assert not extra, (f"cloudjobs imports device modules outside the shared part: {extra}; "
+                       "use fieldcontract/objectstore, or name it in SHARED_WITH_CLOUD and "
+                       "docs/architecture.md with the reason")
+
+
+def test_the_shared_part_check_catches_a_new_reach_into_the_device(copy: Path) -> None:
+    target = copy / "cloudjobs" / "lake" / "ingest.py"
+    original = target.read_text()
+    target.write_text(original + "\nfrom fieldagent.outbox.sqlite import SqliteOutbox\n")
+    try:
+        assert "fieldagent.outbox.sqlite" in cloud_imports_of_device(copy) - SHARED_WITH_CLOUD
+    finally:
+        target.write_text(original)
