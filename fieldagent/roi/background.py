@@ -24,13 +24,13 @@ pixels next to the plant whose colour is *not the background's*:
   plant-coloured (on JPEG frames, whose compression smooths soil grain, growth
   took soil specks and pot rims).  So the plant's own soil is a second sample:
   the pixels out to ``_AROUND`` times ``grow_px`` around the plant, not yet
-  plant, that lie in a rough *area* (the soil right next to the leaves counts:
-  in a small pot all of it lies within ``grow_px`` of the plant and the ring
-  beyond is pot rim and bench, so a ring-only sample held no soil and growth
-  took whole patches of it in bright sun) (at least ``_ROUGH_AREA_SHARE`` of the pixels not
-  yet plant in the 12 x 12 around them rough, so a soil pocket between leaves
-  counts as soil: soil is grainy all over, a lesion's border or
-  a colour card's edge is a rough line) and are darker than the leaves.  A
+  plant, that lie in a rough *area* (at least ``_ROUGH_AREA_SHARE`` of the
+  pixels not yet plant in the 12 x 12 around them rough, so a soil pocket
+  between leaves counts as soil: soil is grainy all over, a lesion's border or
+  a colour card's edge is a rough line) and are darker than the leaves.  The
+  soil right next to the leaves counts: in a small pot all of it lies within
+  ``grow_px`` of the plant and the ring beyond is pot rim and bench, so a
+  ring-only sample held no soil and growth took soil patches in bright sun.  A
   colour that is not ``contrast_ratio`` times commoner near the plant than in
   that soil is only taken where the texture is leaf-like (not in a rough area):
   a lesion inside a smooth leaf shares its colour with soil and is still grown
