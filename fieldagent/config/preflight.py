@@ -9,6 +9,8 @@ check-config accepts does not fail at start for a folder, a secret or an uplink 
 * the secrets file exists, is mode 0600 and holds every ``secret:`` the config names
   (or the environment gives it: ``FIELDAGENT_SECRET_<NAME>_<FIELD>``); values are never
   printed;
+* the interpreter is Python 3.11 or newer (the package says so too, but an agent copied
+  into an older virtualenv by hand would otherwise fail later on a syntax or library error);
 * a ``file://`` uplink target exists (the agent never creates it: a missing mount must not
   fill the system disk); with ``online=True`` an ``s3://`` bucket is asked for (HeadBucket).
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,9 +36,22 @@ def preflight(cfg: SiteConfig, config_path: Path, *, online: bool = False) -> li
     """Every problem ``run`` would meet at start (module docstring); empty when none."""
     base = config_path.resolve().parent
     where = str(config_path)
-    problems = [*_folder_problems(cfg, base, where), *_secret_problems(cfg, base, where)]
+    problems = [*python_problems(), *_folder_problems(cfg, base, where),
+                *_secret_problems(cfg, base, where)]
     problems += _uplink_problems(cfg, base, where, online, problems)
     return problems
+
+
+MIN_PYTHON = (3, 11)
+
+
+def python_problems(version: tuple[int, ...] = tuple(sys.version_info[:3])) -> list[str]:
+    """A refusal when ``version`` (this interpreter's by default) is older than 3.11."""
+    if tuple(version[:2]) >= MIN_PYTHON:
+        return []
+    found = ".".join(str(v) for v in version)
+    return [f"{sys.executable}: Python {found}: fieldagent needs Python 3.11 or newer; "
+            "create its virtualenv from a newer interpreter (e.g. python3.11 -m venv ...)"]
 
 
 def resolve(base: Path, p: str | os.PathLike[str]) -> Path:
