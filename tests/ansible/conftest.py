@@ -80,8 +80,9 @@ class Site:
         return self.root / "opt" / "fieldagent" / "venv"
 
     def play(self, *args: str, extra: dict[str, Any] | None = None,
-             playbook: str = "site.yml") -> Run:
-        """Run a playbook against the example inventory's gh12 host, locally, into ``root``."""
+             playbook: str = "site.yml", limit: str = HOST) -> Run:
+        """Run a playbook against the example inventory's ``limit`` hosts (by default gh12's),
+        locally, into ``root``."""
         vars_file = self.tmp / "vars.yml"
         vars_file.write_text(yaml.safe_dump({**self.base_vars, **(extra or {})}))
         env = {**os.environ, "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
@@ -91,7 +92,7 @@ class Site:
                "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
                "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
         cmd = [str(tool("ansible-playbook")), "-i", str(INVENTORY), playbook,
-               "--limit", HOST, "-c", "local", "--vault-password-file", str(VAULT_PASSWORD),
+               "--limit", limit, "-c", "local", "--vault-password-file", str(VAULT_PASSWORD),
                "-e", f"@{vars_file}", *args]
         proc = subprocess.run(cmd, cwd=ANSIBLE_DIR, env=env, capture_output=True, text=True,
                               timeout=600, check=False)
@@ -141,6 +142,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         "fieldagent_wheel": str(_wheel(tmp)),
         "fieldagent_venv_extra_paths": [str(_borrowed_site_packages(tmp))],
         "fieldagent_python": sys.executable,
+        "fieldagent_os_packages": [],
         "fieldagent_create_user": False,
         "fieldagent_user": user,
         "fieldagent_group": grp.getgrgid(os.getgid()).gr_name,

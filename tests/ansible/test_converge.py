@@ -151,3 +151,44 @@ def test_an_inventory_without_rules_keeps_the_built_in_alerts(
     for rule in ("zone-stressed", "zone-yellowing", "zone-browning", "camera-moved",
                  "camera-fogged", "camera-frozen"):
         assert f"{rule} " in explained.stdout and "built-in" in explained.stdout
+
+
+def test_each_host_gets_its_own_device_id(site: Site, converged: tuple[Run, Run]) -> None:
+    """The default device id is the host name's first label, not one value for every host."""
+    cfg = yaml.safe_load((site.config_dir / "site.yaml").read_text())
+    assert cfg["site"]["device"] == "gh12-agent-1"
+
+
+def _fresh(site: Site, tmp_path) -> Site:
+    fresh = Site(tmp_path / "root", tmp_path, {**site.base_vars,
+                                                "fieldagent_root": str(tmp_path / "root")})
+    fresh.root.mkdir()
+    return fresh
+
+
+def test_two_hosts_with_one_device_id_are_refused_before_anything_changes(
+        site: Site, tmp_path) -> None:
+    fresh = _fresh(site, tmp_path)
+    run = fresh.play(limit="fieldagent", extra={"fieldagent_site_id": "greenhouse-12",
+                                                "fieldagent_device_id": "agent-1"})
+    assert run.rc != 0
+    assert 'fieldagent_device_id "agent-1" of site greenhouse-12 is used by' in run.output
+    assert "gh12-agent-1.example.net, gh31-agent-1.example.net" in run.output, run.output
+    assert list(fresh.root.iterdir()) == []
+
+
+def test_python_older_than_3_11_is_refused_before_anything_changes(
+        site: Site, tmp_path) -> None:
+    """Ubuntu jammy's python3 is 3.10: a stand-in that reports that version is refused."""
+    fresh = _fresh(site, tmp_path)
+    old = tmp_path / "python3.10"
+    old.write_text("#!/bin/sh\necho 3.10.12\n")
+    old.chmod(0o755)
+    run = fresh.play(extra={"fieldagent_python": str(old)})
+    assert run.rc != 0
+    assert f"fieldagent_python {old} on gh12-agent-1.example.net is Python 3.10.12" in run.output
+    assert "needs Python 3.11 or newer" in run.output, run.output
+    assert list(fresh.root.iterdir()) == []
+    missing = fresh.play(extra={"fieldagent_python": str(tmp_path / "no-python")})
+    assert missing.rc != 0
+    assert "is not runnable" in missing.output, missing.output
