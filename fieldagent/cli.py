@@ -11,10 +11,13 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from fieldagent import __version__
-from fieldagent.config.site import SiteConfig, default_site_config, load_site_config
 from fieldagent.errors import ConfigError, FieldAgentError
+
+if TYPE_CHECKING:
+    from fieldagent.config.site import SiteConfig
 
 log = logging.getLogger("fieldagent")
 
@@ -180,7 +183,7 @@ def _parser() -> argparse.ArgumentParser:
         help="simulate a greenhouse and run the agent over it (offline)",
         description="Generate a simulated greenhouse day, analyse it, and summarise.",
     )
-    from fieldagent.demo import add_arguments
+    from fieldagent.demo_args import add_arguments
 
     add_arguments(demo)
     demo.set_defaults(func=_cmd_demo)
@@ -188,6 +191,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _site_config(path: str | None) -> SiteConfig:
+    from fieldagent.config.site import default_site_config, load_site_config
+
     return load_site_config(path) if path else default_site_config()
 
 
@@ -230,6 +235,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from fieldagent.config.preflight import preflight
+    from fieldagent.config.site import load_site_config
 
     problems: list[str] = []
     for f in args.files:
@@ -256,6 +262,7 @@ def _cmd_config_schema(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from fieldagent.config.loader import json_schema
+    from fieldagent.config.site import SiteConfig
 
     if args.policy:
         from fieldagent.policy.model import Policy
@@ -307,6 +314,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from fieldagent.config.preflight import preflight
+    from fieldagent.config.site import load_site_config
     from fieldagent.service.logsetup import setup_logging
     from fieldagent.service.runner import run_service
 
