@@ -1,7 +1,10 @@
 """The ``fieldagent`` command.
 
 Results go to stdout (one JSON object per line), messages for people to stderr.
-Exit codes: 0 done, 1 failed while running, 2 bad usage, config or model.
+Exit codes are the same for every subcommand and printed by ``fieldagent --help``
+(:data:`EXIT_CODES`). This module imports only the standard library and the light
+``fieldagent`` modules at the top: each command imports what it needs, so ``--version``,
+``--help`` and ``status`` never load numpy, scipy, scikit-image or ONNX Runtime.
 """
 
 from __future__ import annotations
@@ -11,12 +14,27 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from fieldagent import __version__
-from fieldagent.config.site import SiteConfig, default_site_config, load_site_config
 from fieldagent.errors import ConfigError, FieldAgentError
+from fieldagent.inference.errors import ModelError
+
+if TYPE_CHECKING:
+    from fieldagent.config.site import SiteConfig
 
 log = logging.getLogger("fieldagent")
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+EXIT_CODES = """exit codes (every command):
+  0    done, nothing wrong
+  1    the command ran and found problems or could not finish: check-config or policy
+       check problems, model predict's unreadable images, a drain that left data
+       behind, no outbox yet, an error while running ('process' reports a rejected
+       image in its JSON line and still exits 0)
+  2    usage: bad arguments, or a site config or model the command cannot start with
+  130  interrupted (Ctrl-C)"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -28,27 +46,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    if not getattr(args, "func", None):
-        parser.print_help(sys.stderr)
-        return 2
+    if not getattr(args, "func", None):  # a command group (or none) without its action
+        getattr(args, "help_of", parser).print_help(sys.stderr)
+        return EXIT_USAGE
     try:
         return int(args.func(args))
     except ConfigError as exc:
         for line in exc.problems:
             print(line, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s); nothing was done.", file=sys.stderr)
-        return 2
-    except FieldAgentError as exc:
+        return EXIT_USAGE
+    except ModelError as exc:  # the model cannot be loaded: the command cannot start
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
+    except FieldAgentError as exc:  # anything else went wrong while the command ran
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="fieldagent",
         description="Greenhouse camera images to quality flags, plant signals and alerts.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"fieldagent {__version__}")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -98,6 +121,7 @@ def _parser() -> argparse.ArgumentParser:
 
     conf = sub.add_parser("config", help="site config tools")
     conf_sub = conf.add_subparsers(metavar="ACTION")
+    conf.set_defaults(help_of=conf)
     schema = conf_sub.add_parser(
         "schema", help="write the JSON Schema of site configs (or policies) for editors",
         description="Print a JSON Schema (draft 2020-12) of the site config, or of offload "
@@ -109,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
 
     pol = sub.add_parser("policy", help="offload policies")
     pol_sub = pol.add_subparsers(metavar="ACTION")
+    pol.set_defaults(help_of=pol)
     pol_check = pol_sub.add_parser(
         "check",
         help="validate policy files",
@@ -119,6 +144,7 @@ def _parser() -> argparse.ArgumentParser:
 
     box = sub.add_parser("outbox", help="inspect the outbox")
     box_sub = box.add_subparsers(metavar="ACTION")
+    box.set_defaults(help_of=box)
     box_stats = box_sub.add_parser(
         "stats",
         help="items, bytes, ages, drops and drain estimate as JSON",
@@ -160,6 +186,7 @@ def _parser() -> argparse.ArgumentParser:
 
     mod = sub.add_parser("model", help="the on-device stress model")
     mod_sub = mod.add_subparsers(metavar="ACTION")
+    mod.set_defaults(help_of=mod)
     mod_status = mod_sub.add_parser(
         "status", help="current, previous and trial models",
         description="Show the model store: the model running, the one before, any on trial.")
@@ -180,7 +207,7 @@ def _parser() -> argparse.ArgumentParser:
         help="simulate a greenhouse and run the agent over it (offline)",
         description="Generate a simulated greenhouse day, analyse it, and summarise.",
     )
-    from fieldagent.demo import add_arguments
+    from fieldagent.demo_args import add_arguments
 
     add_arguments(demo)
     demo.set_defaults(func=_cmd_demo)
@@ -188,6 +215,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _site_config(path: str | None) -> SiteConfig:
+    from fieldagent.config.site import default_site_config, load_site_config
+
     return load_site_config(path) if path else default_site_config()
 
 
@@ -230,6 +259,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from fieldagent.config.preflight import preflight
+    from fieldagent.config.site import load_site_config
 
     problems: list[str] = []
     for f in args.files:
@@ -256,6 +286,7 @@ def _cmd_config_schema(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from fieldagent.config.loader import json_schema
+    from fieldagent.config.site import SiteConfig
 
     if args.policy:
         from fieldagent.policy.model import Policy
@@ -307,6 +338,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from fieldagent.config.preflight import preflight
+    from fieldagent.config.site import load_site_config
     from fieldagent.service.logsetup import setup_logging
     from fieldagent.service.runner import run_service
 

@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+# re-exported: the options are defined apart so the CLI parser need not import this module
+from fieldagent.demo_args import add_arguments as add_arguments
 from fieldagent.synth import SceneSpec, save_jpeg, series
 from fieldagent.synth import render as render_scene
 
@@ -43,17 +45,6 @@ class CameraPlan:
     spec: SceneSpec
     stress: dict[int, tuple[str, float]]  # plant -> (condition, start as fraction of the day)
     faults: dict[float, tuple[str, float]] = field(default_factory=dict)  # fraction -> fault
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Options of ``fieldagent demo``."""
-    p.add_argument("--workdir", default="fieldagent-demo", help="folder for everything (created)")
-    p.add_argument("--hours", type=float, default=24.0, help="simulated hours (default 24)")
-    p.add_argument("--interval", type=float, default=30.0, help="minutes between images")
-    p.add_argument("--cameras", type=int, default=3, choices=(1, 2, 3), help="how many cameras")
-    p.add_argument("--width", type=int, default=1600, help="simulated image width in pixels")
-    p.add_argument("--seed", type=int, default=7, help="seed of the simulated greenhouse")
-    p.add_argument("--no-annotate", action="store_true", help="skip the annotated images")
 
 
 def plans(width: int, seed: int) -> list[CameraPlan]:

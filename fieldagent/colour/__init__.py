@@ -9,9 +9,30 @@ per-camera state; :mod:`fieldagent.colour.config` is the ``colour`` section of
 a camera's config.
 """
 
-from fieldagent.colour.card import CARD_REFERENCE, CardFit, fit_card, sample_patches
-from fieldagent.colour.config import CardConfig, ColourConfig
-from fieldagent.colour.correct import ColourCorrector, ColourReport
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fieldagent.colour.card import CARD_REFERENCE, CardFit, fit_card, sample_patches
+    from fieldagent.colour.config import CardConfig, ColourConfig
+    from fieldagent.colour.correct import ColourCorrector, ColourReport
+
+_LAZY = {
+    "CARD_REFERENCE": "card", "CardFit": "card", "fit_card": "card", "sample_patches":
+    "card", "CardConfig": "config", "ColourConfig": "config", "ColourCorrector": "correct",
+    "ColourReport": "correct",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Imported on first use, so that importing ``fieldagent.colour.config`` (as the site
+    config does) loads no image code: ``fieldagent status`` and ``--help`` stay fast."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"fieldagent.colour.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'fieldagent.colour' has no attribute {name!r}")
+
 
 __all__ = [
     "CARD_REFERENCE",

@@ -27,7 +27,7 @@ from fieldagent.inference.config import ModelConfig
 from fieldagent.modelupdate.config import ModelUpdateConfig
 from fieldagent.quality.config import QualityConfig
 from fieldagent.roi.config import GridZone, SegmentationConfig, Zone, whole_frame_zone
-from fieldagent.roi.zones import expand_zones
+from fieldagent.roi.grid import expand_zones
 from fieldagent.service.config import ServiceConfig
 from fieldagent.signals.config import SignalsConfig
 from fieldagent.sources.config import SourcesConfig

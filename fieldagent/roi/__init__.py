@@ -1,16 +1,39 @@
 """Regions of interest: zone geometry (rects, polygons, pot grids), plant segmentation, crops."""
 
-from fieldagent.roi.config import (
-    GridZone,
-    PolygonZone,
-    RectZone,
-    SegmentationConfig,
-    Zone,
-    whole_frame_zone,
-)
-from fieldagent.roi.extract import Roi, crop, extract_rois
-from fieldagent.roi.segment import exg, exgr, segment_plants
-from fieldagent.roi.zones import ZoneGeometry, expand_zones, rasterize
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fieldagent.roi.config import (
+        GridZone,
+        PolygonZone,
+        RectZone,
+        SegmentationConfig,
+        Zone,
+        whole_frame_zone,
+    )
+    from fieldagent.roi.extract import Roi, crop, extract_rois
+    from fieldagent.roi.segment import exg, exgr, segment_plants
+    from fieldagent.roi.zones import ZoneGeometry, expand_zones, rasterize
+
+_LAZY = {
+    "GridZone": "config", "PolygonZone": "config", "RectZone": "config",
+    "SegmentationConfig": "config", "Zone": "config", "whole_frame_zone": "config", "Roi":
+    "extract", "crop": "extract", "extract_rois": "extract", "exg": "segment", "exgr":
+    "segment", "segment_plants": "segment", "ZoneGeometry": "zones", "expand_zones":
+    "zones", "rasterize": "zones",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Imported on first use, so that importing ``fieldagent.roi.config`` (as the site
+    config does) loads no image code: ``fieldagent status`` and ``--help`` stay fast."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"fieldagent.roi.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'fieldagent.roi' has no attribute {name!r}")
+
 
 __all__ = [
     "GridZone",

@@ -15,13 +15,35 @@ The service builds one source per camera and runs the same loop for both kinds::
         sources[item.camera].quarantine(item.path, result.reason, result.message)
 """
 
-from fieldagent.sources.clock import Clock, system_clock
-from fieldagent.sources.config import SourcesConfig
-from fieldagent.sources.errors import CameraUnreachable, InboxUnavailable, SourceError
-from fieldagent.sources.http import PollHealth, SnapshotPoller, redact
-from fieldagent.sources.inbox import InboxWatcher
-from fieldagent.sources.quarantine import Quarantine
-from fieldagent.sources.queue import FrameQueue, WorkItem
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fieldagent.sources.clock import Clock, system_clock
+    from fieldagent.sources.config import SourcesConfig
+    from fieldagent.sources.errors import CameraUnreachable, InboxUnavailable, SourceError
+    from fieldagent.sources.http import PollHealth, SnapshotPoller, redact
+    from fieldagent.sources.inbox import InboxWatcher
+    from fieldagent.sources.quarantine import Quarantine
+    from fieldagent.sources.queue import FrameQueue, WorkItem
+
+_LAZY = {
+    "Clock": "clock", "system_clock": "clock", "SourcesConfig": "config",
+    "CameraUnreachable": "errors", "InboxUnavailable": "errors", "SourceError": "errors",
+    "PollHealth": "http", "SnapshotPoller": "http", "redact": "http", "InboxWatcher":
+    "inbox", "Quarantine": "quarantine", "FrameQueue": "queue", "WorkItem": "queue",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Imported on first use, so that importing ``fieldagent.sources.config`` (as the site
+    config does) loads no image code: ``fieldagent status`` and ``--help`` stay fast."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"fieldagent.sources.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'fieldagent.sources' has no attribute {name!r}")
+
 
 __all__ = [
     "CameraUnreachable",

@@ -3,20 +3,45 @@
 The uploader (what to send, when) builds on these; the transports only move bytes.
 """
 
-from fieldagent.uplink.breaker import BreakerState, BreakerStatus, CircuitBreaker
-from fieldagent.uplink.errors import (
-    ChecksumMismatch,
-    CircuitOpen,
-    PayloadCorrupt,
-    UplinkError,
-    UplinkMisconfigured,
-    UplinkRejected,
-    UplinkUnavailable,
-    UploadGone,
-)
-from fieldagent.uplink.local import LocalTransport
-from fieldagent.uplink.retry import RetryPolicy, backoff_delay, next_retry_at, retrying
-from fieldagent.uplink.transport import Part, PutOutcome, Timeouts, Transport, open_transport
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fieldagent.uplink.breaker import BreakerState, BreakerStatus, CircuitBreaker
+    from fieldagent.uplink.errors import (
+        ChecksumMismatch,
+        CircuitOpen,
+        PayloadCorrupt,
+        UplinkError,
+        UplinkMisconfigured,
+        UplinkRejected,
+        UplinkUnavailable,
+        UploadGone,
+    )
+    from fieldagent.uplink.local import LocalTransport
+    from fieldagent.uplink.retry import RetryPolicy, backoff_delay, next_retry_at, retrying
+    from fieldagent.uplink.transport import Part, PutOutcome, Timeouts, Transport, open_transport
+
+_LAZY = {
+    "BreakerState": "breaker", "BreakerStatus": "breaker", "CircuitBreaker": "breaker",
+    "ChecksumMismatch": "errors", "CircuitOpen": "errors", "PayloadCorrupt": "errors",
+    "UplinkError": "errors", "UplinkMisconfigured": "errors", "UplinkRejected": "errors",
+    "UplinkUnavailable": "errors", "UploadGone": "errors", "LocalTransport": "local",
+    "RetryPolicy": "retry", "backoff_delay": "retry", "next_retry_at": "retry", "retrying":
+    "retry", "Part": "transport", "PutOutcome": "transport", "Timeouts": "transport",
+    "Transport": "transport", "open_transport": "transport",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Imported on first use, so that importing ``fieldagent.uplink.config`` (as the site
+    config does) loads no image code: ``fieldagent status`` and ``--help`` stay fast."""
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"fieldagent.uplink.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'fieldagent.uplink' has no attribute {name!r}")
+
 
 __all__ = [
     "BreakerState",

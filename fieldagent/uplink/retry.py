@@ -22,11 +22,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
-
-import tenacity
+from typing import TYPE_CHECKING, TypeVar
 
 from fieldagent.uplink.errors import CircuitOpen, UplinkUnavailable
+
+if TYPE_CHECKING:
+    import tenacity
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -91,6 +92,8 @@ def retrying(
     The last error is re-raised unchanged when attempts or time run out. ``sleep``,
     ``clock`` (seconds, monotonic) and ``rng`` are injectable so tests never really wait.
     """
+    import tenacity  # here, not at the top: 'fieldagent status' reads RetryPolicy only
+
     policy = policy or RetryPolicy()
     started = clock()
 

@@ -17,9 +17,10 @@ from tests.project.test_project_imports import imports
 ROOT = Path(__file__).resolve().parents[2]
 COMMANDS = frozenset({
     "fieldagent.cli", "fieldagent.outbox_cli", "fieldagent.modelupdate.cli",
-    "fieldagent.service.status",
+    "fieldagent.service.status", "fieldagent.__main__",
 })
-"""The modules behind ``fieldagent <command>`` that only print for people."""
+"""The modules behind ``fieldagent <command>`` (and ``python -m fieldagent``) that only
+print for people."""
 MAY_IMPORT_COMMANDS = COMMANDS | {"fieldagent.demo"}
 """The commands themselves, and the demo, which prints the status screen."""
 
