@@ -98,9 +98,20 @@ class JournalHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self._send(encode(self.fields(record)))
-        except Exception:  # the journal gone must not stop the agent: report and go on
+            fields = self.fields(record)
+            try:
+                self._send(encode(fields))
+            except OSError:  # journald restarting, or no journald: the line is not lost
+                self._fallback(fields)
+        except Exception:  # a broken record must not stop the agent: report and go on
             self.handleError(record)
+
+    @staticmethod
+    def _fallback(fields: Mapping[str, str]) -> None:
+        """The record on stderr with the sd-daemon ``<N>`` priority prefix, which journald
+        reads from a service's output stream; elsewhere it is a readable line."""
+        sys.stderr.write(f"<{fields['PRIORITY']}>{fields['MESSAGE']}\n")
+        sys.stderr.flush()
 
     def _send(self, data: bytes) -> None:
         try:

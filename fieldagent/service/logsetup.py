@@ -39,9 +39,10 @@ def setup_logging(fmt: Literal["text", "json"] = "text", level: str = "INFO",
     to stderr, as they do while the site config is being read.
     """
     where = where or LoggingConfig(target="stderr")
-    handlers: list[logging.Handler] = [_main_handler(fmt, where)]
-    if where.file:
+    handlers: list[logging.Handler] = []
+    if where.file:  # first: a file that cannot be opened stops here, nothing half set up
         handlers.append(_with_format(_file_handler(where.file, config_path), fmt))
+    handlers.insert(0, _main_handler(fmt, where))
     root = logging.getLogger()
     for old in root.handlers:
         old.close()

@@ -201,3 +201,28 @@ def test_auto_means_the_journal_only_when_stderr_is_the_journal_stream(
         assert stderr_is_journal({"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"})
         assert not stderr_is_journal({"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino + 1}"})
         assert not stderr_is_journal({})  # a terminal, a pipe, a test: plain lines
+
+
+def test_without_the_socket_the_line_goes_to_stderr_with_its_priority(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    handler = JournalHandler(path=str(tmp_path / "no-journald-here"))
+    handler.emit(logging.makeLogRecord({"msg": "still seen", "levelno": logging.ERROR}))
+    handler.close()
+    assert capsys.readouterr().err == "<3>still seen\n"
+
+
+def test_a_log_file_in_a_missing_folder_is_refused_with_its_key(tmp_path: Path) -> None:
+    from fieldagent.errors import ConfigError
+    from fieldagent.service.config import LoggingConfig
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        with pytest.raises(ConfigError, match=r"site.yaml: logging.file: nowhere/agent.log: "
+                                              r"cannot append to it"):
+            setup_logging("text", "INFO", LoggingConfig(target="stderr",
+                                                        file="nowhere/agent.log"),
+                          tmp_path / "site.yaml")
+    finally:
+        root.handlers[:], root.level = saved
