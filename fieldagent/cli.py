@@ -164,7 +164,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--config", required=True, help="site config YAML")
     run.add_argument("--log-format", choices=("text", "json"), default="text",
-                     help="plain text for a terminal, JSON lines for journald or a shipper")
+                     help="plain text for a terminal, JSON lines for a log shipper (under "
+                          "systemd the records go to the journal as entries: logging.target)")
     run.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR")
     run.add_argument(
         "--drain", action="store_true",
@@ -342,8 +343,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from fieldagent.service.logsetup import setup_logging
     from fieldagent.service.runner import run_service
 
-    setup_logging(args.log_format, "DEBUG" if args.verbose else args.log_level)
+    level = "DEBUG" if args.verbose else args.log_level
+    setup_logging(args.log_format, level)  # stderr while the config is read
     site = load_site_config(args.config)
+    setup_logging(args.log_format, level, site.logging, Path(args.config))
     problems = preflight(site, Path(args.config))
     if problems:  # the same checks as check-config: the two always agree
         raise ConfigError(problems)

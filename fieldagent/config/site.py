@@ -28,7 +28,7 @@ from fieldagent.modelupdate.config import ModelUpdateConfig
 from fieldagent.quality.config import QualityConfig
 from fieldagent.roi.config import GridZone, SegmentationConfig, Zone, whole_frame_zone
 from fieldagent.roi.grid import expand_zones
-from fieldagent.service.config import ServiceConfig
+from fieldagent.service.config import LoggingConfig, ServiceConfig
 from fieldagent.signals.config import SignalsConfig
 from fieldagent.sources.config import SourcesConfig
 from fieldagent.telemetry.config import TelemetryConfig
@@ -295,6 +295,9 @@ class SiteConfig(Section):
     )
     service: ServiceConfig = Field(
         default_factory=ServiceConfig, description="intervals of the service's jobs"
+    )
+    logging: LoggingConfig = Field(
+        default_factory=LoggingConfig, description="where `fieldagent run` sends its logs"
     )
     secrets_file: str | None = Field(
         None, description="YAML file of credentials (mode 0600); entries are named by `secret:`"

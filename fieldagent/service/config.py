@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from fieldagent.config.base import Section
@@ -25,4 +27,19 @@ class ServiceConfig(Section):
     stop_timeout_seconds: float = Field(
         30.0, ge=1.0, le=600.0,
         description="on SIGTERM, wait this long for the image and upload in progress",
+    )
+
+
+class LoggingConfig(Section):
+    """Where ``fieldagent run`` sends its log records (the format and level are options of
+    the command, so a person can change them for one run without editing the site)."""
+
+    target: Literal["auto", "journal", "stderr"] = Field(
+        "auto", description="journal: the systemd journal's native protocol; stderr: lines; "
+        "auto: the journal when systemd connected stderr to it (JOURNAL_STREAM), else stderr",
+    )
+    file: str | None = Field(
+        None, min_length=1,
+        description="also append the log lines to this file (rotated by logrotate); "
+        "unset: no log file, the journal keeps the logs",
     )

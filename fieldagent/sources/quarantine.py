@@ -59,7 +59,7 @@ class Quarantine:
         }
         write_atomic(folder / (name + REASON_SUFFIX), json.dumps(record, indent=2).encode())
         log.warning("camera %s: quarantined %s as %s: %s: %s",
-                    camera, original, dest, reason, message)
+                    camera, original, dest, reason, message, extra={"camera": camera})
         self.prune(camera)
         return dest
 

@@ -73,6 +73,12 @@ def test_unit_is_hardened_and_verifies(site: Site, converged: tuple[Run, Run]) -
                  "ProtectSystem=strict", f"ReadWritePaths={site.root}/var/lib/fieldagent"):
         assert line in text.splitlines(), line
     assert f"ExecStart={site.venv}/bin/fieldagent run --config {site.config_dir}/site.yaml" in text
+    for line in ("StandardOutput=journal", "StandardError=journal",
+                 "SyslogIdentifier=fieldagent"):  # journalctl -u fieldagent has the logs
+        assert line in text.splitlines(), line
+    assert "append:" not in text and "LogsDirectory" not in text
+    assert not (site.root / "etc/logrotate.d/fieldagent").exists()  # no file, nothing to rotate
+    assert "logging" not in yaml.safe_load((site.config_dir / "site.yaml").read_text())
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         pytest.skip("systemd-analyze is not installed")
