@@ -11,8 +11,9 @@ a camera's config.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fieldagent.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from fieldagent.colour.card import CARD_REFERENCE, CardFit, fit_card, sample_patches
@@ -26,12 +27,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Imported on first use, so that importing ``fieldagent.colour.config`` (as the site
-    config does) loads no image code: ``fieldagent status`` and ``--help`` stay fast."""
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"fieldagent.colour.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'fieldagent.colour' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

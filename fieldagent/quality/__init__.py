@@ -7,8 +7,9 @@ turns the metrics into flags (:class:`QualityReport`).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fieldagent.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from fieldagent.quality.checker import QualityChecker
@@ -21,12 +22,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Imported on first use, so that importing ``fieldagent.quality.config`` (as the site
-    config does) loads no image code: ``fieldagent status`` and ``--help`` stay fast."""
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"fieldagent.quality.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'fieldagent.quality' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = ["QualityChecker", "QualityConfig", "QualityFlag", "QualityReport"]

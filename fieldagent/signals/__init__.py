@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fieldagent.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from fieldagent.signals.baseline import ZoneHistory, ZoneUpdate
@@ -18,12 +19,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Imported on first use, so that importing ``fieldagent.signals.config`` (as the site
-    config does) loads no image code: ``fieldagent status`` and ``--help`` stay fast."""
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"fieldagent.signals.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'fieldagent.signals' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

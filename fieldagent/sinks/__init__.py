@@ -9,24 +9,19 @@ holds quiet alerts through quiet hours, and never sends an accepted alert twice.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from fieldagent.lazy import lazy_attributes
 from fieldagent.sinks.config import DeliveryConfig, EmailSink, SinkConfig, WebhookSink
 from fieldagent.sinks.errors import SinkError, SinkRejected, SinkUnavailable
 
 if TYPE_CHECKING:
     from fieldagent.sinks.dispatch import AlertDispatcher, DeliveryReport, SinkRound
 
-_LAZY = {"AlertDispatcher", "DeliveryReport", "SinkRound"}
+_LAZY = {name: "dispatch" for name in ("AlertDispatcher", "DeliveryReport", "SinkRound")}
 
 
-def __getattr__(name: str) -> Any:
-    """The dispatcher is imported on first use: the alerts config imports this package's
-    config, and the dispatcher imports the alerts package (no import cycle at start)."""
-    if name in _LAZY:
-        return getattr(importlib.import_module("fieldagent.sinks.dispatch"), name)
-    raise AttributeError(f"module 'fieldagent.sinks' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 __all__ = [
     "AlertDispatcher",

@@ -17,8 +17,9 @@ The service builds one source per camera and runs the same loop for both kinds::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fieldagent.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from fieldagent.sources.clock import Clock, system_clock
@@ -37,12 +38,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Imported on first use, so that importing ``fieldagent.sources.config`` (as the site
-    config does) loads no image code: ``fieldagent status`` and ``--help`` stay fast."""
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"fieldagent.sources.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'fieldagent.sources' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

@@ -8,9 +8,9 @@ snapshots, so the three never disagree.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from fieldagent.lazy import lazy_attributes
 from fieldagent.telemetry.config import MetricsConfig, SelfAlertsConfig, TelemetryConfig
 
 if TYPE_CHECKING:
@@ -36,12 +36,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Imported on first use: the site config imports this package's config, and the
-    stats import the pipeline (which imports the site config): no cycle, a fast start."""
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"fieldagent.telemetry.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'fieldagent.telemetry' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

@@ -5,8 +5,9 @@ The uploader (what to send, when) builds on these; the transports only move byte
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from fieldagent.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from fieldagent.uplink.breaker import BreakerState, BreakerStatus, CircuitBreaker
@@ -35,12 +36,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Imported on first use, so that importing ``fieldagent.uplink.config`` (as the site
-    config does) loads no image code: ``fieldagent status`` and ``--help`` stay fast."""
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"fieldagent.uplink.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'fieldagent.uplink' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [
